@@ -1,0 +1,27 @@
+/**
+ * The pinned Kubernetes release of the test cluster. kube-apiserver and etcd are built from these Go
+ * modules (build/go.mod pins every dependency; go.sum checks them). Within one minor version of the
+ * kubectl used by the tests.
+ */
+export const KUBERNETES_VERSION = "v1.33.13";
+/** The etcd server that same kubernetes release requires (its go.mod). */
+export const ETCD_VERSION = "v3.5.21";
+
+const [major, minor] = KUBERNETES_VERSION.slice(1).split(".");
+const versionPkg = "k8s.io/component-base/version";
+
+/** What is built; `ldflags` stamp the version a `make` build would, so /version and kubectl see it. */
+export const BINARIES = [
+  {
+    name: "kube-apiserver",
+    pkg: "k8s.io/kubernetes/cmd/kube-apiserver",
+    version: KUBERNETES_VERSION,
+    ldflags: [
+      `-X ${versionPkg}.gitVersion=${KUBERNETES_VERSION}`,
+      `-X ${versionPkg}.gitMajor=${major}`,
+      `-X ${versionPkg}.gitMinor=${minor}`,
+      `-X ${versionPkg}.gitTreeState=clean`,
+    ],
+  },
+  { name: "etcd", pkg: "go.etcd.io/etcd/server/v3", version: ETCD_VERSION, ldflags: [] },
+] as const;

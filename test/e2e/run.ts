@@ -1,0 +1,46 @@
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a program to completion and collects its output; never throws on a non-zero exit. */
+export function run(
+  command: string,
+  args: readonly string[],
+  options: { env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number } = {},
+): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, {
+      env: options.env ?? process.env,
+      stdio: ["pipe", "pipe", "pipe"],
+      timeout: options.timeoutMs ?? 60_000,
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => {
+      stdout += d;
+    });
+    child.stderr.on("data", (d) => {
+      stderr += d;
+    });
+    child.on("error", reject);
+    child.on("close", (code, signal) => resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr }));
+    child.stdin.end(options.input ?? "");
+  });
+}
+
+/** The real kubectl on this machine. */
+export function kubectl(kubeconfig: string, ...args: string[]): Promise<RunResult> {
+  return run("kubectl", ["--kubeconfig", kubeconfig, ...args]);
+}
+
+const KUBEGATE_BIN = fileURLToPath(new URL("../../bin/kubegate.js", import.meta.url));
+
+/** The kubegate CLI as a user runs it: a separate process through bin/kubegate.js. */
+export function kubegate(...args: string[]): Promise<RunResult> {
+  return run(process.execPath, [KUBEGATE_BIN, ...args]);
+}
