@@ -58,3 +58,30 @@ export const keyBits = z.coerce
 
 export const path = z.string({ message: "is required" }).min(1, "must not be empty");
 export const nonEmpty = z.string({ message: "is required" }).trim().min(1, "must not be empty");
+
+/** "host:port", "[v6]:port" or ":port" (all IPv4 addresses). Port 0 asks for a free one. */
+export const hostPort = z.string().transform((v, ctx) => {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(v);
+  const port = m ? Number(m[3]) : Number.NaN;
+  if (!m || port > 65535) {
+    ctx.addIssue({ code: "custom", message: `must be HOST:PORT, e.g. 127.0.0.1:9443 (got "${v}")` });
+    return z.NEVER;
+  }
+  const host = m[1] ?? m[2] ?? "";
+  if (host !== "" && host !== "localhost" && isIP(host) === 0) {
+    ctx.addIssue({ code: "custom", message: `host must be an IP address or localhost (got "${host}")` });
+    return z.NEVER;
+  }
+  return { host: host === "" ? "0.0.0.0" : host, port };
+});
+
+/** A duration such as 30s, 2m, 1h or 500ms; a bare number is seconds. Returns milliseconds. */
+export const duration = z.string().transform((v, ctx) => {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(v.trim());
+  if (!m) {
+    ctx.addIssue({ code: "custom", message: `must be a duration like 30s, 2m or 500ms (got "${v}")` });
+    return z.NEVER;
+  }
+  const scale = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? "s") as "ms" | "s" | "m" | "h"];
+  return Number(m[1]) * scale;
+});

@@ -1,0 +1,15 @@
+/** The identity of a caller, as Kubernetes models it (authentication.k8s.io UserInfo). */
+export interface UserInfo {
+  name: string;
+  uid?: string;
+  groups: string[];
+  extra: Record<string, string[]>;
+}
+
+/** Outcome of one authenticator: a user, "not mine" (no credential of its kind), or a rejection. */
+export type AuthnResult =
+  | { kind: "user"; user: UserInfo; method: AuthnMethod }
+  | { kind: "none" }
+  | { kind: "rejected"; reason: string };
+
+export type AuthnMethod = "x509" | "token" | "oidc";

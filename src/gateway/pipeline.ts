@@ -1,0 +1,265 @@
+// The gateway's request pipeline, top to bottom:
+//   parse the path → authenticate → read/sanitize headers → `kubectl --as` authorization
+//   → (redirect for interactive paths | forward with impersonation and stream back)
+//   → metrics and audit, always, whatever happened.
+// Upgrades (exec, attach, port-forward) take the same steps in upgrade.ts, over a raw tunnel.
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
+import { pipeline } from "node:stream/promises";
+import type { TLSSocket } from "node:tls";
+import { type Authenticators, authenticate } from "../authn/authenticate.ts";
+import type { UserInfo } from "../authn/user.ts";
+import { isLongRunning, PathError, parseRequestInfo, type RequestInfo } from "../kube/request-info.ts";
+import type { Reviews } from "../kube/reviews.ts";
+import { type Upstream, unavailable } from "../kube/upstream.ts";
+import { type AuditSink, auditUser, newAuditId } from "../observability/audit.ts";
+import type { Logger } from "../observability/logger.ts";
+import type { GatewayMetrics } from "../observability/metrics.ts";
+import { badRequest, type Status, StatusError, toStatus, unauthorized } from "../status/status.ts";
+import { type ClientHeaders, impersonationHeaders, readClientHeaders, responseHeaders } from "./headers.ts";
+import { authorizeImpersonation } from "./impersonation.ts";
+import type { Inflight } from "./inflight.ts";
+
+export type ClientRequest = IncomingMessage | Http2ServerRequest;
+export type ClientResponse = ServerResponse | Http2ServerResponse;
+
+export interface GatewayContext {
+  upstream: Upstream;
+  reviews: Reviews;
+  authenticators: Authenticators;
+  metrics: GatewayMetrics;
+  audit?: AuditSink;
+  log: Logger;
+  /** exec/attach/port-forward: tunnel them (default) or answer 307 to the apiserver (the seed's way). */
+  interactiveMode: "proxy" | "redirect";
+  /** "aggregated": namespace lists go to custom.api.local/v1/mynamespace (seed 000's flow). */
+  namespaces: "passthrough" | "aggregated";
+  inflight: Inflight;
+}
+
+/** What one request turned out to be, for metrics and the audit line. */
+export interface Outcome {
+  info?: RequestInfo;
+  requester?: UserInfo;
+  effective?: UserInfo;
+  code: number;
+  message?: string;
+}
+
+const INTERACTIVE = new Set(["exec", "attach", "portforward"]);
+
+export function isInteractive(info: RequestInfo): boolean {
+  return info.isResourceRequest && info.resource === "pods" && INTERACTIVE.has(info.subresource);
+}
+
+/** The connection whose TLS session carries the request: one per HTTP/2 session or HTTP/1.1 socket. */
+export function tlsOf(req: ClientRequest): TLSSocket | undefined {
+  const socket = req.socket as TLSSocket | undefined;
+  return socket && typeof socket.getPeerCertificate === "function" ? socket : undefined;
+}
+
+/** Steps shared by plain requests and upgrades: who is asking, and as whom the apiserver must see it. */
+export async function admit(
+  ctx: GatewayContext,
+  req: ClientRequest,
+  outcome: Outcome,
+): Promise<{ info: RequestInfo; headers: ClientHeaders; user: UserInfo }> {
+  let info: RequestInfo;
+  try {
+    info = parseRequestInfo(req.method ?? "GET", req.url ?? "/");
+  } catch (err) {
+    if (err instanceof PathError) throw badRequest((err as Error).message);
+    throw err;
+  }
+  outcome.info = info;
+  const headers = readClientHeaders(req.rawHeaders);
+  const authn = await authenticate(ctx.authenticators, tlsOf(req), headers.authorization);
+  if (authn.kind !== "user") {
+    ctx.metrics.authnFailures.inc();
+    outcome.message = authn.kind === "rejected" ? authn.reason : "no credentials";
+    throw unauthorized();
+  }
+  outcome.requester = authn.user;
+  const user = headers.impersonation
+    ? await authorizeImpersonation(ctx.reviews, authn.user, headers.impersonation)
+    : authn.user;
+  outcome.effective = user;
+  return { info, headers, user };
+}
+
+/** Headers for the upstream request: the client's safe ones, the gateway's credential, the user. */
+export function upstreamHeaders(
+  ctx: GatewayContext,
+  req: ClientRequest,
+  headers: ClientHeaders,
+  user: UserInfo,
+) {
+  const out: Record<string, string | string[]> = { ...headers.forward, ...impersonationHeaders(user) };
+  const auth = ctx.upstream.authorization();
+  if (auth) out.authorization = auth;
+  const ip = req.socket?.remoteAddress;
+  if (ip) out["x-forwarded-for"] = ip;
+  return out;
+}
+
+export function redirectLocation(ctx: GatewayContext, req: ClientRequest): string {
+  return new URL(req.url ?? "/", ctx.upstream.connection.server).toString();
+}
+
+export const MYNAMESPACE_PATH = "/apis/custom.api.local/v1/mynamespace";
+
+/** Where the request goes upstream: the same path, except what a routing mode rewrites. */
+export function upstreamPath(ctx: GatewayContext, req: ClientRequest, info: RequestInfo): string {
+  const target = req.url ?? "/";
+  if (
+    ctx.namespaces === "aggregated" &&
+    info.isResourceRequest &&
+    info.verb === "list" &&
+    info.apiGroup === "" &&
+    info.resource === "namespaces" &&
+    info.name === ""
+  ) {
+    const q = target.indexOf("?");
+    return q === -1 ? MYNAMESPACE_PATH : `${MYNAMESPACE_PATH}${target.slice(q)}`;
+  }
+  return target;
+}
+
+function hasBody(req: ClientRequest): boolean {
+  if ("stream" in req && req.stream) return !req.stream.endAfterHeaders;
+  const length = req.headers["content-length"];
+  return (length !== undefined && length !== "0") || req.headers["transfer-encoding"] !== undefined;
+}
+
+/** Both response kinds take the same arguments; TypeScript cannot call the union directly. */
+function writeHead(
+  res: ClientResponse,
+  code: number,
+  headers: Record<string, string | string[] | number>,
+): void {
+  (res as ServerResponse).writeHead(code, headers);
+}
+
+export function sendStatus(res: ClientResponse, s: Status): number {
+  if (res.headersSent) {
+    // Too late for a Status: cut the stream so the client sees an error, not a silent truncation.
+    res.destroy();
+    return s.code;
+  }
+  const body = JSON.stringify(s);
+  writeHead(res, s.code, { "content-type": "application/json", "content-length": Buffer.byteLength(body) });
+  res.end(body);
+  return s.code;
+}
+
+async function forward(
+  ctx: GatewayContext,
+  req: ClientRequest,
+  res: ClientResponse,
+  info: RequestInfo,
+  headers: ClientHeaders,
+  user: UserInfo,
+): Promise<number> {
+  const abort = new AbortController();
+  const onClose = () => abort.abort();
+  res.once("close", onClose);
+  const release = ctx.inflight.enter(isLongRunning(info), abort);
+  try {
+    let up: Awaited<ReturnType<Upstream["pool"]["request"]>>;
+    try {
+      up = await ctx.upstream.pool.request({
+        method: (req.method ?? "GET") as "GET",
+        path: upstreamPath(ctx, req, info),
+        headers: upstreamHeaders(ctx, req, headers, user),
+        body: hasBody(req) ? (req as NodeJS.ReadableStream as import("node:stream").Readable) : null,
+        signal: abort.signal,
+      });
+    } catch (err) {
+      if (abort.signal.aborted) return 499;
+      throw unavailable(err);
+    }
+    writeHead(res, up.statusCode, responseHeaders(up.headers));
+    // Watches and followed logs: send the headers now, not with the first event.
+    if (isLongRunning(info)) (res as ServerResponse).flushHeaders?.();
+    try {
+      await pipeline(up.body, res as NodeJS.WritableStream);
+    } catch {
+      // The client went away or the upstream stream broke mid-way; either way the status was sent.
+    }
+    return up.statusCode;
+  } finally {
+    release();
+    res.off("close", onClose);
+  }
+}
+
+/** Entry point for every non-upgrade request. */
+export async function handleRequest(
+  ctx: GatewayContext,
+  req: ClientRequest,
+  res: ClientResponse,
+): Promise<void> {
+  const receivedAt = new Date();
+  const started = performance.now();
+  const outcome: Outcome = { code: 0 };
+  try {
+    const { info, headers, user } = await admit(ctx, req, outcome);
+    if (isInteractive(info) && ctx.interactiveMode === "redirect") {
+      writeHead(res, 307, { location: redirectLocation(ctx, req), "content-length": 0 });
+      res.end();
+      outcome.code = 307;
+    } else {
+      outcome.code = await forward(ctx, req, res, info, headers, user);
+    }
+  } catch (err) {
+    const s = toStatus(err);
+    if (s.code >= 500 && !(err instanceof StatusError))
+      ctx.log.error({ err, url: req.url }, "request failed");
+    outcome.code = sendStatus(res, s);
+  } finally {
+    record(ctx, req, outcome, receivedAt, started);
+  }
+}
+
+/** Metrics and the audit event, for requests and upgrades alike. */
+export function record(
+  ctx: GatewayContext,
+  req: ClientRequest,
+  o: Outcome,
+  receivedAt: Date,
+  started: number,
+): void {
+  const verb = o.info?.verb ?? (req.method ?? "").toLowerCase();
+  const resource = o.info?.isResourceRequest ? o.info.resource : "";
+  ctx.metrics.observe(verb, resource, o.code, (performance.now() - started) / 1000);
+  if (!ctx.audit) return;
+  const i = o.info;
+  ctx.audit({
+    kind: "Event",
+    apiVersion: "audit.k8s.io/v1",
+    level: "Metadata",
+    auditID: newAuditId(),
+    stage: "ResponseComplete",
+    requestURI: req.url ?? "",
+    verb,
+    user: o.requester ? auditUser(o.requester) : { username: "system:anonymous" },
+    ...(o.effective && o.effective !== o.requester ? { impersonatedUser: auditUser(o.effective) } : {}),
+    sourceIPs: req.socket?.remoteAddress ? [req.socket.remoteAddress] : [],
+    ...(typeof req.headers["user-agent"] === "string" ? { userAgent: req.headers["user-agent"] } : {}),
+    ...(i?.isResourceRequest
+      ? {
+          objectRef: {
+            resource: i.resource,
+            ...(i.namespace ? { namespace: i.namespace } : {}),
+            ...(i.name ? { name: i.name } : {}),
+            apiGroup: i.apiGroup,
+            apiVersion: i.apiVersion,
+            ...(i.subresource ? { subresource: i.subresource } : {}),
+          },
+        }
+      : {}),
+    responseStatus: { metadata: {}, code: o.code, ...(o.message ? { message: o.message } : {}) },
+    requestReceivedTimestamp: receivedAt.toISOString(),
+    stageTimestamp: new Date().toISOString(),
+  });
+}

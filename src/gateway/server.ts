@@ -1,0 +1,197 @@
+import { readFileSync } from "node:fs";
+import { createServer as createHttpServer, type Server as HttpServer } from "node:http";
+import { createSecureServer, type Http2SecureServer, type Http2Session } from "node:http2";
+import type { AddressInfo, Socket } from "node:net";
+import { createSecureContext } from "node:tls";
+import type { Authenticators, TokenAuthenticator } from "../authn/authenticate.ts";
+import type { Connection } from "../kube/connection.ts";
+import { Reviews } from "../kube/reviews.ts";
+import { Upstream } from "../kube/upstream.ts";
+import { createAuditSink } from "../observability/audit.ts";
+import type { Logger } from "../observability/logger.ts";
+import { GatewayMetrics } from "../observability/metrics.ts";
+import { KubegateError } from "../status/errors.ts";
+import { Inflight } from "./inflight.ts";
+import { type GatewayContext, handleRequest } from "./pipeline.ts";
+import { handleUpgrade } from "./upgrade.ts";
+
+export interface GatewayOptions {
+  listen: { host: string; port: number };
+  /** TLS material; absent only with insecureHttp (loopback, tokens only). */
+  tls?: { certFile: string; keyFile: string; clientCaFile?: string };
+  insecureHttp?: boolean;
+  upstream: Connection;
+  oidc?: TokenAuthenticator;
+  tokenReview: boolean;
+  tokenAudiences?: string[];
+  metricsListen?: { host: string; port: number };
+  auditLog?: string;
+  interactiveMode: "proxy" | "redirect";
+  namespaces?: "passthrough" | "aggregated";
+  reloadIntervalMs?: number;
+  shutdownGraceMs?: number;
+  log: Logger;
+}
+
+export interface RunningGateway {
+  url: string;
+  metricsUrl?: string;
+  context: GatewayContext;
+  /** Re-reads the certificate files now (also done on a timer). */
+  reload(): boolean;
+  /** Stops accepting, cuts watches and tunnels, waits for the rest up to the grace period. */
+  shutdown(): Promise<void>;
+}
+
+function readTls(t: NonNullable<GatewayOptions["tls"]>) {
+  return {
+    cert: readFileSync(t.certFile, "utf8"),
+    key: readFileSync(t.keyFile, "utf8"),
+    ca: t.clientCaFile ? readFileSync(t.clientCaFile, "utf8") : undefined,
+  };
+}
+
+const isLoopback = (host: string) => host === "localhost" || host === "::1" || /^127\./.test(host);
+
+export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
+  if (!o.tls && !o.insecureHttp) throw new KubegateError("the gateway needs --tls-cert and --tls-key");
+  if (o.insecureHttp && !isLoopback(o.listen.host)) {
+    throw new KubegateError(`--insecure-http listens on loopback only, not ${o.listen.host}`);
+  }
+  const upstream = new Upstream(o.upstream);
+  const reviews = new Reviews(upstream);
+  const metrics = new GatewayMetrics();
+  const authenticators: Authenticators = {
+    certificates: Boolean(o.tls?.clientCaFile) && !o.insecureHttp,
+    ...(o.tokenReview ? { tokenReview: reviews } : {}),
+    ...(o.tokenAudiences ? { tokenAudiences: o.tokenAudiences } : {}),
+    ...(o.oidc ? { oidc: o.oidc } : {}),
+  };
+  const inflight = new Inflight((long, delta) => metrics.inflight.inc({ long_running: String(long) }, delta));
+  const audit = createAuditSink(o.auditLog);
+  const ctx: GatewayContext = {
+    upstream,
+    reviews,
+    authenticators,
+    metrics,
+    ...(audit ? { audit } : {}),
+    log: o.log,
+    interactiveMode: o.interactiveMode,
+    namespaces: o.namespaces ?? "passthrough",
+    inflight,
+  };
+
+  let server: Http2SecureServer | HttpServer;
+  let current = o.tls ? readTls(o.tls) : undefined;
+  const sessions = new Set<Http2Session>();
+  const sockets = new Set<Socket>();
+  if (o.tls && current) {
+    server = createSecureServer({
+      allowHTTP1: true,
+      cert: current.cert,
+      key: current.key,
+      ...(current.ca ? { ca: current.ca } : {}),
+      // Ask for a certificate but decide ourselves: token clients connect without one.
+      requestCert: Boolean(current.ca),
+      rejectUnauthorized: false,
+      minVersion: "TLSv1.2",
+    });
+    (server as Http2SecureServer).on("session", (s: Http2Session) => {
+      sessions.add(s);
+      s.once("close", () => sessions.delete(s));
+    });
+    (server as Http2SecureServer).on("request", (req, res) => void handleRequest(ctx, req, res));
+  } else {
+    o.log.warn(
+      "--insecure-http: serving plain HTTP on loopback; only bearer tokens authenticate, nothing is encrypted",
+    );
+    server = createHttpServer((req, res) => void handleRequest(ctx, req, res));
+  }
+  server.on("upgrade", (req, socket, head) => void handleUpgrade(ctx, req, socket, head));
+  server.on("connection", (s: Socket) => {
+    sockets.add(s);
+    s.once("close", () => sockets.delete(s));
+  });
+  server.on("clientError", (_err: Error, socket: Socket) => socket.destroy());
+
+  const reload = (): boolean => {
+    if (!o.tls || !current) return false;
+    let next: ReturnType<typeof readTls>;
+    try {
+      next = readTls(o.tls);
+      if (next.cert === current.cert && next.key === current.key && next.ca === current.ca) return false;
+      // Building the context first proves the pair matches; a half-rotated secret keeps the old one.
+      createSecureContext({ cert: next.cert, key: next.key, ...(next.ca ? { ca: next.ca } : {}) });
+    } catch (err) {
+      o.log.warn(
+        { err: (err as Error).message },
+        "certificate reload skipped: files unreadable or key does not match",
+      );
+      return false;
+    }
+    (server as Http2SecureServer).setSecureContext({
+      cert: next.cert,
+      key: next.key,
+      ...(next.ca ? { ca: next.ca } : {}),
+    });
+    current = next;
+    o.log.info("serving certificate and client CA reloaded from disk");
+    return true;
+  };
+  const reloadTimer = setInterval(reload, o.reloadIntervalMs ?? 10_000);
+  reloadTimer.unref();
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(o.listen.port, o.listen.host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
+  const url = `${o.tls ? "https" : "http"}://${host}:${address.port}`;
+
+  let draining = false;
+  let metricsServer: HttpServer | undefined;
+  let metricsUrl: string | undefined;
+  if (o.metricsListen) {
+    metricsServer = createHttpServer(async (req, res) => {
+      const path = (req.url ?? "/").split("?")[0];
+      if (path === "/metrics") {
+        res.writeHead(200, { "content-type": metrics.registry.contentType });
+        res.end(await metrics.registry.metrics());
+      } else if (path === "/healthz" || path === "/livez") {
+        res.end("ok");
+      } else if (path === "/readyz") {
+        res.writeHead(draining ? 503 : 200).end(draining ? "shutting down" : "ok");
+      } else {
+        res.writeHead(404).end();
+      }
+    });
+    await new Promise<void>((resolve, reject) => {
+      metricsServer?.once("error", reject);
+      metricsServer?.listen(o.metricsListen?.port, o.metricsListen?.host, resolve);
+    });
+    const m = metricsServer.address() as AddressInfo;
+    metricsUrl = `http://${m.family === "IPv6" ? `[${m.address}]` : m.address}:${m.port}`;
+  }
+  o.log.info({ url, metricsUrl, upstream: o.upstream.source }, "gateway listening");
+
+  const shutdown = async () => {
+    if (draining) return;
+    draining = true;
+    clearInterval(reloadTimer);
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const s of sessions) s.close();
+    if ("closeIdleConnections" in server) server.closeIdleConnections();
+    const clean = await inflight.drain(o.shutdownGraceMs ?? 25_000);
+    if (!clean) o.log.warn(inflight.count, "grace period over; closing remaining connections");
+    for (const s of sockets) s.destroy();
+    await closed;
+    await new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve()));
+    await upstream.close();
+    o.oidc?.close();
+  };
+  return { url, ...(metricsUrl ? { metricsUrl } : {}), context: ctx, reload, shutdown };
+}

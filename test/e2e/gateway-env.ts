@@ -1,0 +1,121 @@
+import assert from "node:assert/strict";
+import { mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { ClusterInfo } from "../cluster/cluster.ts";
+import { kubectl, kubegate } from "./run.ts";
+import { makeUserKubeconfig } from "./users.ts";
+
+/** The RBAC a gateway needs: impersonate anyone, and ask for token and access reviews. */
+const GATEWAY_RBAC = `
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: { name: kubegate-e2e-gateway }
+rules:
+- apiGroups: [""]
+  resources: [users, groups, serviceaccounts]
+  verbs: [impersonate]
+- apiGroups: [authentication.k8s.io]
+  # uids, and userextras/<key> for every key (RBAC has no wildcard for a subresource of one resource).
+  resources: ["*"]
+  verbs: [impersonate]
+- apiGroups: [authentication.k8s.io]
+  resources: [tokenreviews]
+  verbs: [create]
+- apiGroups: [authorization.k8s.io]
+  resources: [subjectaccessreviews]
+  verbs: [create]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: { name: kubegate-e2e-gateway }
+roleRef: { apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: kubegate-e2e-gateway }
+subjects:
+- { apiGroup: rbac.authorization.k8s.io, kind: User, name: kubegate-e2e-gateway }
+`;
+
+export interface GatewayEnv {
+  dir: string;
+  /** CA of the gateway's serving certificate (users trust it). */
+  servingCa: { cert: string; key: string };
+  serving: { cert: string; key: string };
+  /** CA that signs users' client certificates, separate from the cluster's. */
+  usersCa: { cert: string; key: string };
+  /** The gateway's own identity towards kube-apiserver (least privilege, above). */
+  upstreamKubeconfig: string;
+}
+
+/** PKI and RBAC for a gateway in front of the test cluster, made with the kubegate CLI. */
+export async function prepareGatewayEnv(cluster: ClusterInfo): Promise<GatewayEnv> {
+  const dir = await mkdtemp(join(tmpdir(), "kubegate-gw-"));
+  const at = (n: string) => join(dir, n);
+  const servingCa = { cert: at("serving-ca.crt"), key: at("serving-ca.key") };
+  const serving = { cert: at("gateway.crt"), key: at("gateway.key") };
+  const usersCa = { cert: at("users-ca.crt"), key: at("users-ca.key") };
+  for (const args of [
+    ["certs", "ca", "--cn", "gateway-serving-ca", "--out-cert", servingCa.cert, "--out-key", servingCa.key],
+    ["certs", "ca", "--cn", "gateway-users-ca", "--out-cert", usersCa.cert, "--out-key", usersCa.key],
+    ["certs", "server", "--ca-cert", servingCa.cert, "--ca-key", servingCa.key, "--cn", "localhost"],
+  ]) {
+    const extra =
+      args[1] === "server" ? ["--ip", "127.0.0.1", "--out-cert", serving.cert, "--out-key", serving.key] : [];
+    const r = await kubegate(...args, ...extra);
+    assert.equal(r.code, 0, r.stderr);
+  }
+  const upstreamKubeconfig = await makeUserKubeconfig({
+    dir,
+    name: "kubegate-e2e-gateway",
+    signer: cluster.ca,
+    server: cluster.server,
+    serverCa: cluster.ca.cert,
+  });
+  await writeFile(at("rbac.yaml"), GATEWAY_RBAC);
+  const applied = await kubectl(cluster.adminKubeconfig, "apply", "-f", at("rbac.yaml"));
+  assert.equal(applied.code, 0, applied.stderr);
+  return { dir, servingCa, serving, usersCa, upstreamKubeconfig };
+}
+
+/** Arguments for `kubegate gateway` in this environment. */
+export function gatewayArgs(env: GatewayEnv, extra: readonly string[] = []): string[] {
+  return [
+    ...["--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"],
+    ...["--tls-cert", env.serving.cert, "--tls-key", env.serving.key, "--client-ca", env.usersCa.cert],
+    ...["--upstream-kubeconfig", env.upstreamKubeconfig, "--reload-interval", "200ms"],
+    ...extra,
+  ];
+}
+
+/** A user whose certificate the gateway accepts, with a kubeconfig pointing at the gateway. */
+export function gatewayUser(
+  env: GatewayEnv,
+  url: string,
+  name: string,
+  groups: string[] = [],
+): Promise<string> {
+  return makeUserKubeconfig({
+    dir: env.dir,
+    name,
+    groups,
+    signer: env.usersCa,
+    server: url,
+    serverCa: env.servingCa.cert,
+  });
+}
+
+/** A kubeconfig that presents a bearer token to the gateway. */
+export async function tokenKubeconfig(
+  env: GatewayEnv,
+  url: string,
+  name: string,
+  token: string,
+): Promise<string> {
+  const out = join(env.dir, `${name}.token.kubeconfig`);
+  const r = await kubegate(
+    ...["kubeconfig", "--server", url, "--ca-cert", env.servingCa.cert, "--token", token],
+    ...["--user", name, "--out", out, "--force"],
+  );
+  assert.equal(r.code, 0, r.stderr);
+  return out;
+}
+
+export const readText = (path: string) => readFile(path, "utf8");
