@@ -1,0 +1,260 @@
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import { useCluster } from "../cluster/harness.ts";
+import { rawRequest } from "../support/https-client.ts";
+import { kubectl, kubegate } from "./run.ts";
+
+const cluster = await useCluster();
+const dir = await mkdtemp(join(tmpdir(), "kubegate-webhook-"));
+const at = (n: string) => join(dir, n);
+const admin = (...args: string[]) => kubectl(cluster.adminKubeconfig, ...args);
+async function ok(p: Promise<{ code: number; stdout: string; stderr: string }>) {
+  const r = await p;
+  assert.equal(r.code, 0, r.stderr);
+  return r.stdout;
+}
+const FQDN = "api.kubegate.example.";
+
+await ok(
+  kubegate("certs", "ca", "--cn", "webhook-ca", "--out-cert", at("ca.crt"), "--out-key", at("ca.key")),
+);
+await ok(
+  kubegate(
+    ...[
+      "certs",
+      "server",
+      "--ca-cert",
+      at("ca.crt"),
+      "--ca-key",
+      at("ca.key"),
+      "--cn",
+      "kubegate-webhook.kubegate-system.svc",
+    ],
+    ...["--ip", "127.0.0.1", "--dns", "localhost", "--out-cert", at("tls.crt"), "--out-key", at("tls.key")],
+  ),
+);
+
+const KUBEGATE_BIN = fileURLToPath(new URL("../../bin/kubegate.js", import.meta.url));
+function startWebhook(extra: string[] = []): Promise<{ proc: ChildProcess; url: string }> {
+  const proc = spawn(process.execPath, [
+    ...[
+      KUBEGATE_BIN,
+      "webhook",
+      "--apiserver-fqdn",
+      FQDN,
+      "--cert-dir",
+      dir,
+      "--host",
+      "127.0.0.1",
+      "--port",
+      "0",
+    ],
+    ...extra,
+  ]);
+  let out = "";
+  let err = "";
+  proc.stderr?.on("data", (d) => {
+    err += d;
+  });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`webhook did not start:\n${err}`)), 20_000);
+    proc.once("exit", (code) => reject(new Error(`webhook exited ${code}:\n${err}`)));
+    proc.stdout?.on("data", (d) => {
+      out += d;
+      const m = /listening on (https:\/\/[^/\s]+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        proc.removeAllListeners("exit");
+        resolve({ proc, url: m[1] as string });
+      }
+    });
+  });
+}
+const webhook = await startWebhook();
+after(() => webhook.proc.kill("SIGTERM"));
+
+const config = `
+apiVersion: admissionregistration.k8s.io/v1
+kind: MutatingWebhookConfiguration
+metadata: { name: kubegate-e2e-pod-apiserver-env }
+webhooks:
+- name: pod-apiserver-env.kubegate.dev
+  admissionReviewVersions: [v1, v1beta1]
+  sideEffects: None
+  failurePolicy: Ignore
+  timeoutSeconds: 2
+  reinvocationPolicy: IfNeeded
+  clientConfig:
+    url: ${webhook.url}/webhook/pod-apiserver-env
+    caBundle: ${Buffer.from(readFileSync(at("ca.crt"))).toString("base64")}
+  rules:
+  - { apiGroups: [""], apiVersions: [v1], operations: [CREATE], resources: [pods], scope: Namespaced }
+  - { apiGroups: [""], apiVersions: [v1], operations: [UPDATE], resources: [pods/ephemeralcontainers], scope: Namespaced }
+  namespaceSelector:
+    matchExpressions: [{ key: kubegate.dev/inject-apiserver-env, operator: NotIn, values: [disable] }]
+  objectSelector:
+    matchExpressions: [{ key: kubegate.dev/inject-apiserver-env, operator: NotIn, values: [disable] }]
+`;
+await writeFile(at("webhook.yaml"), config);
+await ok(admin("apply", "-f", at("webhook.yaml")));
+for (const ns of ["wh-on", "wh-off"]) {
+  await ok(admin("create", "namespace", ns));
+  // No controller-manager runs in the test cluster: the ServiceAccount admission plugin needs "default".
+  await ok(admin("create", "serviceaccount", "default", "-n", ns));
+}
+await ok(admin("label", "namespace", "wh-off", "kubegate.dev/inject-apiserver-env=disable"));
+
+function podYaml(name: string, ns: string, labels = "{}") {
+  return `
+apiVersion: v1
+kind: Pod
+metadata: { name: ${name}, namespace: ${ns}, labels: ${labels} }
+spec:
+  initContainers:
+  - { name: init, image: busybox }
+  containers:
+  - { name: first, image: nginx, env: [{ name: OTHER, value: "1" }] }
+  - { name: second, image: nginx, env: [{ name: KUBERNETES_SERVICE_HOST, value: preset.example }] }
+`;
+}
+
+type Env = { name: string; value?: string }[] | undefined;
+async function envs(ns: string, name: string): Promise<Record<string, Env>> {
+  const pod = JSON.parse(await ok(admin("get", "pod", name, "-n", ns, "-o", "json")));
+  const out: Record<string, Env> = {};
+  for (const c of [...(pod.spec.initContainers ?? []), ...pod.spec.containers]) out[c.name] = c.env;
+  return out;
+}
+
+describe("pod webhook on the real apiserver", () => {
+  it("the stored pod has the variable exactly where it was missing", async () => {
+    // The apiserver may need a moment to pick up a new webhook configuration.
+    await new Promise((r) => setTimeout(r, 1000));
+    await writeFile(at("pod.yaml"), podYaml("mutated", "wh-on"));
+    await ok(admin("apply", "-f", at("pod.yaml")));
+    const e = await envs("wh-on", "mutated");
+    assert.deepEqual(e.init, [{ name: "KUBERNETES_SERVICE_HOST", value: FQDN }]);
+    assert.deepEqual(e.first, [
+      { name: "OTHER", value: "1" },
+      { name: "KUBERNETES_SERVICE_HOST", value: FQDN },
+    ]);
+    assert.deepEqual(e.second, [{ name: "KUBERNETES_SERVICE_HOST", value: "preset.example" }]);
+  });
+
+  it("kubectl run gets it too", async () => {
+    await ok(admin("run", "runner", "-n", "wh-on", "--image=nginx", "--restart=Never"));
+    assert.deepEqual((await envs("wh-on", "runner")).runner, [
+      { name: "KUBERNETES_SERVICE_HOST", value: FQDN },
+    ]);
+  });
+
+  it("the opt-out label on the pod or its namespace prevents it", async () => {
+    await writeFile(
+      at("optout.yaml"),
+      podYaml("opted-out", "wh-on", "{ kubegate.dev/inject-apiserver-env: disable }"),
+    );
+    await ok(admin("apply", "-f", at("optout.yaml")));
+    assert.equal((await envs("wh-on", "opted-out")).init, undefined);
+    await writeFile(at("off.yaml"), podYaml("in-off-ns", "wh-off"));
+    await ok(admin("apply", "-f", at("off.yaml")));
+    const e = await envs("wh-off", "in-off-ns");
+    assert.equal(e.init, undefined);
+    assert.deepEqual(e.first, [{ name: "OTHER", value: "1" }]);
+  });
+
+  it("the seed's curl example: the fixture review decodes to the seed's patch", async () => {
+    const fixture = readFileSync(new URL("../fixtures/admission.json", import.meta.url), "utf8");
+    const r = await rawRequest(webhook.url, {
+      method: "POST",
+      path: "/webhook/pod-apiserver-env",
+      headers: [
+        ["Content-Type", "application/json"],
+        ["Accept", "application/json"],
+      ],
+      body: fixture,
+      ca: readFileSync(at("ca.crt"), "utf8"),
+    });
+    assert.equal(r.status, 200);
+    const patch = JSON.parse(Buffer.from(JSON.parse(r.body).response.patch, "base64").toString());
+    assert.deepEqual(patch, [
+      {
+        op: "add",
+        path: "/spec/initContainers/0/env",
+        value: [{ name: "KUBERNETES_SERVICE_HOST", value: FQDN }],
+      },
+      {
+        op: "add",
+        path: "/spec/containers/0/env",
+        value: [{ name: "KUBERNETES_SERVICE_HOST", value: FQDN }],
+      },
+    ]);
+  });
+
+  it("bad input: empty body is a plain 400, never a crash; health and metrics answer", async () => {
+    const ca = readFileSync(at("ca.crt"), "utf8");
+    const empty = await rawRequest(webhook.url, {
+      method: "POST",
+      path: "/webhook/pod-apiserver-env",
+      headers: [["Content-Type", "application/json"]],
+      body: "",
+      ca,
+    });
+    assert.equal(empty.status, 400);
+    assert.match(empty.body, /empty request body/);
+    const health = await rawRequest(webhook.url, { path: "/healthz", ca });
+    assert.equal(health.status, 200);
+    const metrics = await rawRequest(webhook.url, { path: "/metrics", ca });
+    assert.match(metrics.body, /kubegate_webhook_reviews_total\{result="patched"\} [1-9]/);
+    assert.match(metrics.body, /kubegate_webhook_reviews_total\{result="bad_request"\} [1-9]/);
+  });
+
+  it("requires a client certificate when --client-ca-name is set", async () => {
+    await ok(
+      kubegate(
+        "certs",
+        "client",
+        "--ca-cert",
+        at("ca.crt"),
+        "--ca-key",
+        at("ca.key"),
+        "--cn",
+        "kube-apiserver",
+        "--out-cert",
+        at("client.crt"),
+        "--out-key",
+        at("client.key"),
+      ),
+    );
+    const strict = await startWebhook(["--client-ca-name", "ca.crt"]);
+    try {
+      const ca = readFileSync(at("ca.crt"), "utf8");
+      await assert.rejects(rawRequest(strict.url, { path: "/healthz", ca }));
+      const withCert = await rawRequest(strict.url, {
+        path: "/healthz",
+        ca,
+        cert: readFileSync(at("client.crt"), "utf8"),
+        key: readFileSync(at("client.key"), "utf8"),
+      });
+      assert.equal(withCert.status, 200);
+    } finally {
+      strict.proc.kill("SIGTERM");
+    }
+  });
+
+  it("refuses a missing or invalid --apiserver-fqdn with exit code 1", async () => {
+    for (const [args, message] of [
+      [[], /--apiserver-fqdn: is required/],
+      [["--apiserver-fqdn", "not a name"], /--apiserver-fqdn: must be a DNS name/],
+    ] as const) {
+      const r = await kubegate("webhook", "--cert-dir", dir, ...args);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, message);
+    }
+  });
+});
