@@ -1,7 +1,10 @@
 import { Command, CommanderError } from "commander";
 import { KubegateError } from "../status/errors.ts";
+import { apiserverCommand } from "./apiserver.ts";
 import { certsCommand } from "./certs.ts";
+import { gatewayCommand } from "./gateway.ts";
 import { kubeconfigCommand } from "./kubeconfig.ts";
+import { webhookCommand } from "./webhook.ts";
 
 export function buildProgram(): Command {
   const program = new Command("kubegate")
@@ -11,6 +14,9 @@ export function buildProgram(): Command {
     .exitOverride();
   program.addCommand(certsCommand());
   program.addCommand(kubeconfigCommand());
+  program.addCommand(gatewayCommand());
+  program.addCommand(apiserverCommand());
+  program.addCommand(webhookCommand());
   for (const cmd of program.commands) {
     cmd.exitOverride().showHelpAfterError("(add --help for usage)");
     for (const sub of cmd.commands) sub.exitOverride().showHelpAfterError("(add --help for usage)");

@@ -1,0 +1,56 @@
+import { Command } from "commander";
+import { z } from "zod";
+import { duration, hostPort, parseOptions, path } from "../config/validate.ts";
+import { loadConnection } from "../kube/connection.ts";
+import { createLogger } from "../observability/logger.ts";
+
+const schema = z.object({
+  listen: hostPort,
+  tlsCert: path,
+  tlsKey: path,
+  kubeconfig: path.optional(),
+  teamLabel: z
+    .string()
+    .regex(
+      /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/,
+      "must be a label key, e.g. team or example.com/team",
+    )
+    .optional(),
+  reloadInterval: duration,
+});
+
+export function apiserverCommand(): Command {
+  return new Command("apiserver")
+    .description("aggregated API server custom.api.local/v1 (whoami, mynamespace) behind kube-apiserver")
+    .option("--listen <host:port>", "HTTPS address the aggregator calls", "0.0.0.0:8443")
+    .requiredOption("--tls-cert <file>", "serving certificate (names the Service, e.g. svc.ns.svc)")
+    .requiredOption("--tls-key <file>", "serving key")
+    .option(
+      "--kubeconfig <file>",
+      "kubeconfig for reviews and reads (default: in-cluster, $KUBECONFIG, ~/.kube/config)",
+    )
+    .option("--team-label <key>", "namespace label whose value names the team (a group) that may see it")
+    .option("--reload-interval <duration>", "how often the certificate files are checked for changes", "10s")
+    .action(async (raw) => {
+      const o = parseOptions(schema, raw);
+      // Loaded on use: `kubegate certs` should not pay for the servers' dependencies.
+      const { startAggregated } = await import("../aggregated/server.ts");
+      const log = createLogger();
+      const server = await startAggregated({
+        listen: o.listen,
+        tls: { certFile: o.tlsCert, keyFile: o.tlsKey },
+        upstream: loadConnection(o.kubeconfig),
+        ...(o.teamLabel ? { teamLabel: o.teamLabel } : {}),
+        reloadIntervalMs: o.reloadInterval,
+        log,
+      });
+      console.log(`kubegate apiserver listening on ${server.url}`);
+      await new Promise<void>((resolve) => {
+        const stop = () => void server.close().then(resolve);
+        process.once("SIGTERM", stop);
+        process.once("SIGINT", stop);
+      });
+      // Everything is drained and closed; exit now rather than wait for stray timers of libraries.
+      log.flush(() => process.exit(0));
+    });
+}
