@@ -1,5 +1,4 @@
 import type { X509Certificate } from "node:crypto";
-import type { IncomingHttpHeaders } from "node:http";
 import type { TLSSocket } from "node:tls";
 import { bearerToken } from "../authn/authenticate.ts";
 import type { AuthnResult, UserInfo } from "../authn/user.ts";
@@ -31,8 +30,11 @@ function unescapeExtraKey(key: string): string | undefined {
   }
 }
 
+/** Request headers with every value kept apart (node joins repeats of unknown headers with ", "). */
+export type DistinctHeaders = Record<string, string[] | undefined>;
+
 /** The user the aggregator vouches for, read from the configured X-Remote-* style headers. */
-function fromRequestHeaders(config: AuthConfig, headers: IncomingHttpHeaders): AuthnResult {
+function fromRequestHeaders(config: AuthConfig, headers: DistinctHeaders): AuthnResult {
   let name: string | undefined;
   for (const h of config.usernameHeaders) {
     const v = all(headers[h]).find((x) => x !== "");
@@ -69,7 +71,7 @@ function fromRequestHeaders(config: AuthConfig, headers: IncomingHttpHeaders): A
 export async function authenticateAggregated(
   config: AuthConfig,
   socket: TLSSocket,
-  headers: IncomingHttpHeaders,
+  headers: DistinctHeaders,
   reviews: Reviews,
 ): Promise<AuthnResult> {
   const peer = socket.getPeerX509Certificate?.();
@@ -87,10 +89,14 @@ export async function authenticateAggregated(
     if (issuedByAny(peer, config.clientCa)) {
       const cn = commonName(peer);
       if (!cn) return { kind: "rejected", reason: "client certificate must have exactly one CN" };
-      return { kind: "user", method: "x509", user: { name: cn, groups: organizations(peer), extra: {} } };
+      // As kube-apiserver does for every authenticated request.
+      const groups = [...new Set([...organizations(peer), "system:authenticated"])];
+      return { kind: "user", method: "x509", user: { name: cn, groups, extra: {} } };
     }
   }
-  const auth = headers.authorization;
+  const authorizations = headers.authorization ?? [];
+  if (authorizations.length > 1) return { kind: "rejected", reason: "more than one Authorization header" };
+  const auth = authorizations[0];
   if (auth !== undefined) {
     const token = bearerToken(auth);
     if (!token) return { kind: "rejected", reason: "only Bearer tokens are accepted" };

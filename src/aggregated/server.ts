@@ -137,7 +137,12 @@ export async function startAggregated(o: AggregatedOptions): Promise<RunningAggr
   app.addHook("onRequest", async (req: FastifyRequest) => {
     const path = req.url.split("?")[0] ?? "/";
     if (ALWAYS_ALLOWED.has(path)) return;
-    const result = await authenticateAggregated(config, req.raw.socket as TLSSocket, req.headers, reviews);
+    const result = await authenticateAggregated(
+      config,
+      req.raw.socket as TLSSocket,
+      req.raw.headersDistinct,
+      reviews,
+    );
     if (result.kind !== "user") {
       o.log.info(
         { path, reason: result.kind === "rejected" ? result.reason : "none" },

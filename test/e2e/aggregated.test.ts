@@ -1,0 +1,380 @@
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import { useCluster } from "../cluster/harness.ts";
+import { startGatewayProcess } from "../support/gateway-process.ts";
+import { rawRequest } from "../support/https-client.ts";
+import { gatewayArgs, gatewayUser, prepareGatewayEnv } from "./gateway-env.ts";
+import { kubectl, kubegate } from "./run.ts";
+import { makeUserKubeconfig } from "./users.ts";
+
+const cluster = await useCluster();
+const dir = await mkdtemp(join(tmpdir(), "kubegate-agg-"));
+const at = (n: string) => join(dir, n);
+const admin = (...args: string[]) => kubectl(cluster.adminKubeconfig, ...args);
+async function ok(p: Promise<{ code: number; stdout: string; stderr: string }>) {
+  const r = await p;
+  assert.equal(r.code, 0, r.stderr);
+  return r.stdout;
+}
+const pem = (p: string) => readFileSync(p, "utf8");
+
+// Serving certificate for the Service name the aggregator dials (<svc>.<ns>.svc), from our own CA.
+await ok(
+  kubegate("certs", "ca", "--cn", "custom-api-ca", "--out-cert", at("ca.crt"), "--out-key", at("ca.key")),
+);
+await ok(
+  kubegate(
+    ...[
+      "certs",
+      "server",
+      "--ca-cert",
+      at("ca.crt"),
+      "--ca-key",
+      at("ca.key"),
+      "--cn",
+      "custom-api.kubegate-system.svc",
+    ],
+    ...["--service", "custom-api.kubegate-system", "--dns", "localhost", "--ip", "127.0.0.1"],
+    ...["--out-cert", at("tls.crt"), "--out-key", at("tls.key")],
+  ),
+);
+
+// The server's own identity: a client certificate bound to what the seed's RBAC gives it.
+const serverKubeconfig = await makeUserKubeconfig({
+  dir,
+  name: "kubegate-e2e-aggregated",
+  signer: cluster.ca,
+  server: cluster.server,
+  serverCa: cluster.ca.cert,
+});
+await ok(
+  admin(
+    "create",
+    "clusterrolebinding",
+    "kubegate-e2e-aggregated-delegator",
+    "--clusterrole=system:auth-delegator",
+    "--user=kubegate-e2e-aggregated",
+  ),
+);
+await ok(
+  admin(
+    "create",
+    "clusterrole",
+    "kubegate-e2e-aggregated-ns",
+    "--verb=get,list,watch",
+    "--resource=namespaces",
+  ),
+);
+await ok(
+  admin(
+    "create",
+    "clusterrolebinding",
+    "kubegate-e2e-aggregated-ns",
+    "--clusterrole=kubegate-e2e-aggregated-ns",
+    "--user=kubegate-e2e-aggregated",
+  ),
+);
+await ok(
+  admin(
+    "create",
+    "rolebinding",
+    "kubegate-e2e-aggregated-auth-reader",
+    "-n",
+    "kube-system",
+    "--role=extension-apiserver-authentication-reader",
+    "--user=kubegate-e2e-aggregated",
+  ),
+);
+
+const KUBEGATE_BIN = fileURLToPath(new URL("../../bin/kubegate.js", import.meta.url));
+function startServer(): Promise<{ proc: ChildProcess; url: string; logs: () => string }> {
+  const proc = spawn(process.execPath, [
+    ...[
+      KUBEGATE_BIN,
+      "apiserver",
+      "--listen",
+      "127.0.0.1:0",
+      "--tls-cert",
+      at("tls.crt"),
+      "--tls-key",
+      at("tls.key"),
+    ],
+    ...["--kubeconfig", serverKubeconfig, "--team-label", "team"],
+  ]);
+  let out = "";
+  let err = "";
+  proc.stderr?.on("data", (d) => {
+    err += d;
+  });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`apiserver did not start:\n${err}`)), 20_000);
+    proc.once("exit", (code) => reject(new Error(`apiserver exited ${code}:\n${err}`)));
+    proc.stdout?.on("data", (d) => {
+      out += d;
+      const m = /listening on (\S+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        proc.removeAllListeners("exit");
+        resolve({ proc, url: m[1] as string, logs: () => err });
+      }
+    });
+  });
+}
+const server = await startServer();
+after(() => {
+  server.proc.kill("SIGTERM");
+});
+const port = new URL(server.url).port;
+
+const registration = `
+apiVersion: v1
+kind: Namespace
+metadata: { name: kubegate-system }
+---
+apiVersion: v1
+kind: Service
+metadata: { name: custom-api, namespace: kubegate-system }
+spec:
+  type: ExternalName
+  externalName: localhost
+  ports: [{ name: https, port: ${port}, protocol: TCP }]
+---
+apiVersion: apiregistration.k8s.io/v1
+kind: APIService
+metadata: { name: v1.custom.api.local }
+spec:
+  group: custom.api.local
+  version: v1
+  service: { name: custom-api, namespace: kubegate-system, port: ${port} }
+  caBundle: ${Buffer.from(pem(at("ca.crt"))).toString("base64")}
+  groupPriorityMinimum: 2000
+  versionPriority: 10
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: { name: custom-api-local-reader }
+rules:
+- apiGroups: [custom.api.local]
+  resources: [whoami, mynamespace]
+  verbs: [get, list]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: { name: custom-api-local-reader }
+roleRef: { apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: custom-api-local-reader }
+subjects:
+- { apiGroup: rbac.authorization.k8s.io, kind: Group, name: agg-readers }
+`;
+await writeFile(at("registration.yaml"), registration);
+await ok(admin("apply", "-f", at("registration.yaml")));
+
+const zed = await makeUserKubeconfig({
+  dir,
+  name: "agg-zed",
+  groups: ["agg-team-z", "agg-dev", "agg-readers"],
+  signer: cluster.ca,
+  server: cluster.server,
+  serverCa: cluster.ca.cert,
+});
+for (const [ns, team] of [
+  ["agg-z-one", "agg-team-z"],
+  ["agg-z-two", "agg-team-z"],
+  ["agg-y-one", "agg-team-y"],
+]) {
+  await ok(admin("create", "namespace", ns as string));
+  await ok(admin("label", "namespace", ns as string, `team=${team}`));
+}
+
+describe("aggregated API server behind the real kube-apiserver", () => {
+  it("becomes Available through an APIService with caBundle", async () => {
+    const out = await ok(
+      admin("wait", "--for=condition=Available", "apiservice/v1.custom.api.local", "--timeout=60s"),
+    );
+    assert.match(out, /condition met/);
+  });
+
+  it("serves discovery: kubectl api-resources lists whoami and mynamespace", async () => {
+    const out = await ok(admin("api-resources", "--api-group=custom.api.local", "-o", "wide"));
+    assert.match(out, /^mynamespace\s+custom\.api\.local\/v1\s+false\s+Namespace\s+get,list\b/m);
+    assert.match(out, /^whoami\s+custom\.api\.local\/v1\s+false\s+WhoAmI\s+get,list\b/m);
+  });
+
+  it("whoami shows the caller as the aggregator presented it", async () => {
+    const w = JSON.parse(await ok(kubectl(zed, "get", "--raw", "/apis/custom.api.local/v1/whoami")));
+    assert.equal(w.kind, "WhoAmI");
+    assert.equal(w.status.userInfo.username, "agg-zed");
+    assert.ok(w.status.userInfo.groups.includes("agg-team-z"));
+    assert.ok(w.status.userInfo.groups.includes("system:authenticated"));
+    const legacy = JSON.parse(
+      await ok(kubectl(zed, "get", "--raw", "/apis/custom.api.local/v1/whoami?view=namespacelist")),
+    );
+    assert.equal(legacy.kind, "NamespaceList");
+    assert.equal(legacy.items[0].metadata.name, "agg-zed");
+  });
+
+  it("mynamespace lists only the team's namespaces for a user who may not list namespaces", async () => {
+    const list = JSON.parse(await ok(kubectl(zed, "get", "--raw", "/apis/custom.api.local/v1/mynamespace")));
+    assert.equal(list.kind, "NamespaceList");
+    assert.deepEqual(
+      list.items.map((n: { metadata: { name: string } }) => n.metadata.name),
+      ["agg-z-one", "agg-z-two"],
+    );
+    const table = await ok(kubectl(zed, "get", "mynamespace"));
+    assert.match(table, /^NAME\s+STATUS\s+AGE\n/);
+    assert.match(table, /^agg-z-one\s+Active\s+\d+s\n/m);
+    assert.doesNotMatch(table, /agg-y-one/);
+    const page = JSON.parse(
+      await ok(kubectl(zed, "get", "--raw", "/apis/custom.api.local/v1/mynamespace?limit=1")),
+    );
+    assert.equal(page.items.length, 1);
+    assert.ok(page.metadata.continue);
+    const next = JSON.parse(
+      await ok(
+        kubectl(
+          zed,
+          "get",
+          "--raw",
+          `/apis/custom.api.local/v1/mynamespace?limit=1&continue=${page.metadata.continue}`,
+        ),
+      ),
+    );
+    assert.equal(next.items[0].metadata.name, "agg-z-two");
+    const selected = JSON.parse(
+      await ok(
+        kubectl(
+          zed,
+          "get",
+          "--raw",
+          "/apis/custom.api.local/v1/mynamespace?labelSelector=team%20in%20(agg-team-y)",
+        ),
+      ),
+    );
+    assert.equal(selected.items.length, 0);
+  });
+
+  it("mynamespace lists everything for a user RBAC lets list namespaces", async () => {
+    await ok(
+      admin(
+        "create",
+        "clusterrolebinding",
+        "agg-admin-reads",
+        "--clusterrole=custom-api-local-reader",
+        "--user=kubegate-admin",
+      ),
+    );
+    const list = JSON.parse(await ok(admin("get", "--raw", "/apis/custom.api.local/v1/mynamespace")));
+    const names = list.items.map((n: { metadata: { name: string } }) => n.metadata.name);
+    assert.ok(names.includes("agg-y-one") && names.includes("kube-system"));
+  });
+
+  it("refuses a direct caller forging X-Remote-User (the seed's Flask app accepted it)", async () => {
+    const r = await rawRequest(server.url, {
+      path: "/apis/custom.api.local/v1/whoami",
+      headers: [
+        ["X-Remote-User", "system:admin"],
+        ["X-Remote-Group", "system:masters"],
+      ],
+      ca: pem(at("ca.crt")),
+    });
+    assert.equal(r.status, 401);
+    assert.equal(JSON.parse(r.body).reason, "Unauthorized");
+    // Even with a valid client certificate from the client CA, X-Remote-* headers mean nothing.
+    const direct = await rawRequest(server.url, {
+      path: "/apis/custom.api.local/v1/whoami",
+      headers: [["X-Remote-User", "system:admin"]],
+      ca: pem(at("ca.crt")),
+      cert: pem(join(dir, "agg-zed.crt")),
+      key: pem(join(dir, "agg-zed.key")),
+    });
+    assert.equal(direct.status, 200, direct.body);
+    assert.equal(JSON.parse(direct.body).status.userInfo.username, "agg-zed");
+  });
+
+  it("trusts X-Remote-* only with the request-header CA's certificate and an allowed CN", async () => {
+    const { createClientCert, loadCA } = await import("../../src/pki/certificates.ts");
+    const frontProxyCa = await loadCA(pem(cluster.frontProxyCa.cert), pem(cluster.frontProxyCa.key));
+    const wrongCn = await createClientCert(frontProxyCa, { cn: "not-the-aggregator" });
+    const forged = await rawRequest(server.url, {
+      path: "/apis/custom.api.local/v1/whoami",
+      headers: [
+        ["X-Remote-User", "agg-zed"],
+        ["X-Remote-Group", "agg-readers"],
+      ],
+      ca: pem(at("ca.crt")),
+      cert: wrongCn.certPem,
+      key: wrongCn.keyPem,
+    });
+    assert.equal(forged.status, 401, forged.body);
+    const real = await rawRequest(server.url, {
+      path: "/apis/custom.api.local/v1/whoami",
+      headers: [
+        ["X-Remote-User", "agg-proxied"],
+        ["X-Remote-Group", "agg-readers"],
+        ["x-remote-group", "system:authenticated"],
+        ["X-Remote-Extra-Example.com%2FScope", "one"],
+        ["X-Remote-Extra-example.com%2fscope", "two"],
+      ],
+      ca: pem(at("ca.crt")),
+      cert: pem(cluster.frontProxyClient.cert),
+      key: pem(cluster.frontProxyClient.key),
+    });
+    assert.equal(real.status, 200, real.body);
+    const info = JSON.parse(real.body).status.userInfo;
+    assert.equal(info.username, "agg-proxied");
+    assert.deepEqual(info.groups, ["agg-readers", "system:authenticated"]);
+    assert.deepEqual(info.extra, { "example.com/scope": ["one", "two"] });
+  });
+
+  it("answers health without authentication and 403 as a Status for a user without RBAC", async () => {
+    const h = await rawRequest(server.url, { path: "/healthz", ca: pem(at("ca.crt")) });
+    assert.equal(h.status, 200);
+    await makeUserKubeconfig({
+      dir,
+      name: "agg-nobody",
+      signer: cluster.ca,
+      server: cluster.server,
+      serverCa: cluster.ca.cert,
+    });
+    const denied = await rawRequest(server.url, {
+      path: "/apis/custom.api.local/v1/mynamespace",
+      ca: pem(at("ca.crt")),
+      cert: pem(join(dir, "agg-nobody.crt")),
+      key: pem(join(dir, "agg-nobody.key")),
+    });
+    assert.equal(denied.status, 403);
+    const s = JSON.parse(denied.body);
+    assert.equal(s.reason, "Forbidden");
+    assert.equal(
+      s.message,
+      'mynamespace.custom.api.local is forbidden: User "agg-nobody" cannot list resource "mynamespace" in API group "custom.api.local" at the cluster scope',
+    );
+  });
+
+  it("gateway --namespaces=aggregated: kubectl get namespaces shows exactly the team's namespaces", async () => {
+    const env = await prepareGatewayEnv(cluster);
+    const gw = await startGatewayProcess(gatewayArgs(env, ["--namespaces", "aggregated"]));
+    after(() => gw.stop());
+    const zz = await gatewayUser(env, gw.url, "agg-zed", ["agg-team-z", "agg-readers"]);
+    const table = await ok(kubectl(zz, "get", "namespaces"));
+    const names = table
+      .trim()
+      .split("\n")
+      .slice(1)
+      .map((l) => l.split(/\s+/)[0]);
+    assert.deepEqual(names, ["agg-z-one", "agg-z-two"]);
+    assert.match(table, /^NAME\s+STATUS\s+AGE\n/);
+    const json = JSON.parse(await ok(kubectl(zz, "get", "namespaces", "-o", "json")));
+    assert.deepEqual(
+      json.items.map((n: { metadata: { name: string } }) => n.metadata.name),
+      ["agg-z-one", "agg-z-two"],
+    );
+    const limited = await ok(kubectl(zz, "get", "namespaces", "--chunk-size=1", "-o", "name"));
+    assert.deepEqual(limited.trim().split("\n"), ["namespace/agg-z-one", "namespace/agg-z-two"]);
+  });
+});
