@@ -203,31 +203,21 @@ export async function startAggregated(o: AggregatedOptions): Promise<RunningAggr
     if (view === "namespacelist") return json(reply, whoAmINamespaceList(user));
     return json(reply, wantsTable(req.headers.accept) ? whoAmITable(user) : whoAmI(user));
   });
+  const namespaceView = {
+    informer: namespaces,
+    reviews,
+    ...(o.teamLabel ? { teamLabel: o.teamLabel } : {}),
+    ...(o.extraVisibility ? { extraVisibility: o.extraVisibility } : {}),
+  };
   app.get(`/apis/${GROUP_VERSION}/mynamespace`, async (req, reply) => {
-    const visible = await visibleNamespaces(
-      {
-        informer: namespaces,
-        reviews,
-        ...(o.teamLabel ? { teamLabel: o.teamLabel } : {}),
-        ...(o.extraVisibility ? { extraVisibility: o.extraVisibility } : {}),
-      },
-      req.user as UserInfo,
-    );
+    const visible = await visibleNamespaces(namespaceView, req.user as UserInfo);
     const rv = String(Math.max(0, ...visible.map((n) => Number(n.metadata.resourceVersion ?? 0))));
     const list = namespaceList(visible, req.query as Record<string, string>, rv);
     return json(reply, wantsTable(req.headers.accept) ? namespaceTable(list) : list);
   });
   app.get(`/apis/${GROUP_VERSION}/mynamespace/:name`, async (req, reply) => {
     const { name } = req.params as { name: string };
-    const visible = await visibleNamespaces(
-      {
-        informer: namespaces,
-        reviews,
-        ...(o.teamLabel ? { teamLabel: o.teamLabel } : {}),
-        ...(o.extraVisibility ? { extraVisibility: o.extraVisibility } : {}),
-      },
-      req.user as UserInfo,
-    );
+    const visible = await visibleNamespaces(namespaceView, req.user as UserInfo);
     const ns = visible.find((n) => n.metadata.name === name);
     if (!ns) throw notFound(name);
     const list = namespaceList([ns], {}, ns.metadata.resourceVersion ?? "");

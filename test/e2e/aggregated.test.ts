@@ -1,13 +1,11 @@
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
 import { useCluster } from "../cluster/harness.ts";
-import { startGatewayProcess } from "../support/gateway-process.ts";
+import { startGatewayProcess, startKubegate } from "../support/gateway-process.ts";
 import { rawRequest } from "../support/https-client.ts";
 import { gatewayArgs, gatewayUser, prepareGatewayEnv } from "./gateway-env.ts";
 import { kubectl, kubegate } from "./run.ts";
@@ -92,44 +90,11 @@ await ok(
   ),
 );
 
-const KUBEGATE_BIN = fileURLToPath(new URL("../../bin/kubegate.js", import.meta.url));
-function startServer(): Promise<{ proc: ChildProcess; url: string; logs: () => string }> {
-  const proc = spawn(process.execPath, [
-    ...[
-      KUBEGATE_BIN,
-      "apiserver",
-      "--listen",
-      "127.0.0.1:0",
-      "--tls-cert",
-      at("tls.crt"),
-      "--tls-key",
-      at("tls.key"),
-    ],
-    ...["--kubeconfig", serverKubeconfig, "--team-label", "team"],
-  ]);
-  let out = "";
-  let err = "";
-  proc.stderr?.on("data", (d) => {
-    err += d;
-  });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`apiserver did not start:\n${err}`)), 20_000);
-    proc.once("exit", (code) => reject(new Error(`apiserver exited ${code}:\n${err}`)));
-    proc.stdout?.on("data", (d) => {
-      out += d;
-      const m = /listening on (\S+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        proc.removeAllListeners("exit");
-        resolve({ proc, url: m[1] as string, logs: () => err });
-      }
-    });
-  });
-}
-const server = await startServer();
-after(() => {
-  server.proc.kill("SIGTERM");
-});
+const server = await startKubegate("apiserver", [
+  ...["--listen", "127.0.0.1:0", "--tls-cert", at("tls.crt"), "--tls-key", at("tls.key")],
+  ...["--kubeconfig", serverKubeconfig, "--team-label", "team"],
+]);
+after(() => server.stop());
 const port = new URL(server.url).port;
 
 const registration = `

@@ -1,12 +1,11 @@
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
 import { useCluster } from "../cluster/harness.ts";
+import { startKubegate } from "../support/gateway-process.ts";
 import { rawRequest } from "../support/https-client.ts";
 import { kubectl, kubegate } from "./run.ts";
 
@@ -40,44 +39,14 @@ await ok(
   ),
 );
 
-const KUBEGATE_BIN = fileURLToPath(new URL("../../bin/kubegate.js", import.meta.url));
-function startWebhook(extra: string[] = []): Promise<{ proc: ChildProcess; url: string }> {
-  const proc = spawn(process.execPath, [
-    ...[
-      KUBEGATE_BIN,
-      "webhook",
-      "--apiserver-fqdn",
-      FQDN,
-      "--cert-dir",
-      dir,
-      "--host",
-      "127.0.0.1",
-      "--port",
-      "0",
-    ],
+function startWebhook(extra: string[] = []) {
+  return startKubegate("webhook", [
+    ...["--apiserver-fqdn", FQDN, "--cert-dir", dir, "--host", "127.0.0.1", "--port", "0"],
     ...extra,
   ]);
-  let out = "";
-  let err = "";
-  proc.stderr?.on("data", (d) => {
-    err += d;
-  });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`webhook did not start:\n${err}`)), 20_000);
-    proc.once("exit", (code) => reject(new Error(`webhook exited ${code}:\n${err}`)));
-    proc.stdout?.on("data", (d) => {
-      out += d;
-      const m = /listening on (https:\/\/[^/\s]+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        proc.removeAllListeners("exit");
-        resolve({ proc, url: m[1] as string });
-      }
-    });
-  });
 }
 const webhook = await startWebhook();
-after(() => webhook.proc.kill("SIGTERM"));
+after(() => webhook.stop());
 
 const config = `
 apiVersion: admissionregistration.k8s.io/v1
@@ -243,7 +212,7 @@ describe("pod webhook on the real apiserver", () => {
       });
       assert.equal(withCert.status, 200);
     } finally {
-      strict.proc.kill("SIGTERM");
+      await strict.stop();
     }
   });
 

@@ -3,19 +3,26 @@ import { fileURLToPath } from "node:url";
 
 const KUBEGATE_BIN = fileURLToPath(new URL("../../bin/kubegate.js", import.meta.url));
 
-export interface GatewayProcess {
+export interface KubegateProcess {
   url: string;
   metricsUrl?: string;
   process: ChildProcess;
   /** Everything the process wrote to stderr so far (its JSON log). */
   logs(): string;
-  /** SIGTERM, then waits for the exit; returns the exit code. */
+  /** SIGTERM (or the given signal), then waits for the exit; returns the exit code. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Starts `kubegate gateway ...` as a user would and waits for its "listening" line. */
-export function startGatewayProcess(args: readonly string[], timeoutMs = 20_000): Promise<GatewayProcess> {
-  const child = spawn(process.execPath, [KUBEGATE_BIN, "gateway", ...args], {
+/**
+ * Starts `kubegate <command> ...` as a user would and waits for its "listening on URL" line
+ * (servers print it once bound, so port 0 works).
+ */
+export function startKubegate(
+  command: string,
+  args: readonly string[],
+  timeoutMs = 20_000,
+): Promise<KubegateProcess> {
+  const child = spawn(process.execPath, [KUBEGATE_BIN, command, ...args], {
     stdio: ["ignore", "pipe", "pipe"],
   });
   let stdout = "";
@@ -27,16 +34,16 @@ export function startGatewayProcess(args: readonly string[], timeoutMs = 20_000)
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill("SIGKILL");
-      reject(new Error(`gateway did not start in time:\n${stderr}`));
+      reject(new Error(`kubegate ${command} did not start in time:\n${stderr}`));
     }, timeoutMs);
     const early = (code: number | null) => {
       clearTimeout(timer);
-      reject(new Error(`gateway exited with ${code} before listening:\n${stderr}${stdout}`));
+      reject(new Error(`kubegate ${command} exited with ${code} before listening:\n${stderr}${stdout}`));
     };
     child.once("exit", early);
     child.stdout.on("data", (d) => {
       stdout += d;
-      const m = /listening on (\S+)(?: metrics (\S+))?/.exec(stdout);
+      const m = /listening on (https?:\/\/[^/\s]+)\S*(?: metrics (\S+))?/.exec(stdout);
       if (!m) return;
       clearTimeout(timer);
       child.off("exit", early);
@@ -53,3 +60,8 @@ export function startGatewayProcess(args: readonly string[], timeoutMs = 20_000)
     });
   });
 }
+
+export type GatewayProcess = KubegateProcess;
+
+export const startGatewayProcess = (args: readonly string[], timeoutMs?: number) =>
+  startKubegate("gateway", args, timeoutMs);
