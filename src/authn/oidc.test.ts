@@ -35,7 +35,10 @@ describe("OidcAuthenticator", () => {
   let auth: OidcAuthenticator;
   const authenticators: OidcAuthenticator[] = [];
 
-  async function make(extra: Partial<OidcOptions> = {}, from: TestIssuer = issuer): Promise<OidcAuthenticator> {
+  async function make(
+    extra: Partial<OidcOptions> = {},
+    from: TestIssuer = issuer,
+  ): Promise<OidcAuthenticator> {
     const a = await OidcAuthenticator.create({
       issuerUrl: from.url,
       clientId: "kubegate",
@@ -90,7 +93,10 @@ describe("OidcAuthenticator", () => {
     });
 
     it("does not contact the issuer at creation", async () => {
-      const a = await OidcAuthenticator.create({ ...base, issuerUrl: `https://127.0.0.1:${await freePort()}` });
+      const a = await OidcAuthenticator.create({
+        ...base,
+        issuerUrl: `https://127.0.0.1:${await freePort()}`,
+      });
       a.close();
     });
   });
@@ -129,15 +135,20 @@ describe("OidcAuthenticator", () => {
     });
 
     it("a single group given as a string, and no groups claim at all", async () => {
-      assertUser(await auth.authenticate(await issuer.sign({ preferred_username: "bob", groups: "dev" })), "bob", [
-        "dev",
-      ]);
+      assertUser(
+        await auth.authenticate(await issuer.sign({ preferred_username: "bob", groups: "dev" })),
+        "bob",
+        ["dev"],
+      );
       assertUser(await auth.authenticate(await issuer.sign({ preferred_username: "bob" })), "bob", []);
     });
 
     it("no groups when groupsClaim is not configured", async () => {
       const a = await make({ groupsClaim: undefined });
-      assertUser(await a.authenticate(await issuer.sign({ preferred_username: "bob", groups: ["dev"] })), "bob");
+      assertUser(
+        await a.authenticate(await issuer.sign({ preferred_username: "bob", groups: ["dev"] })),
+        "bob",
+      );
     });
 
     it("another username claim", async () => {
@@ -197,12 +208,18 @@ describe("OidcAuthenticator", () => {
       issuer.sign({ preferred_username: "mallory", ...claims }, opts);
 
     it("a wrong issuer", async () => {
-      assertRejected(await auth.authenticate(await sign({ iss: "https://evil.example" })), /issuer .* is not/);
+      assertRejected(
+        await auth.authenticate(await sign({ iss: "https://evil.example" })),
+        /issuer .* is not/,
+      );
       assertRejected(await auth.authenticate(await sign({ iss: `${issuer.url}/` })), /issuer .* is not/);
     });
 
     it("a wrong audience", async () => {
-      assertRejected(await auth.authenticate(await sign({ aud: "someone-else" })), /audience .* does not include/);
+      assertRejected(
+        await auth.authenticate(await sign({ aud: "someone-else" })),
+        /audience .* does not include/,
+      );
       assertRejected(await auth.authenticate(await sign({ aud: ["a", "b"] })), /audience/);
       assertRejected(await auth.authenticate(await sign({ aud: undefined })), /no "aud" claim/);
     });
@@ -241,7 +258,10 @@ describe("OidcAuthenticator", () => {
 
     it("a token signed with a foreign key under the issuer's kid", async () => {
       const foreign = await newKey();
-      assertRejected(await auth.authenticate(await sign({}, { key: foreign.privateKey })), /signature is invalid/);
+      assertRejected(
+        await auth.authenticate(await sign({}, { key: foreign.privateKey })),
+        /signature is invalid/,
+      );
     });
 
     it('alg "none"', async () => {
@@ -251,9 +271,15 @@ describe("OidcAuthenticator", () => {
 
     it("HS256 with the issuer's public key as the secret (algorithm confusion)", async () => {
       const secret = new TextEncoder().encode(await issuer.publicKeyPem());
-      assertRejected(await auth.authenticate(await sign({}, { alg: "HS256", key: secret })), /"HS256" is not accepted/);
+      assertRejected(
+        await auth.authenticate(await sign({}, { alg: "HS256", key: secret })),
+        /"HS256" is not accepted/,
+      );
       const jwkSecret = new TextEncoder().encode(JSON.stringify(issuer.current.jwk));
-      assertRejected(await auth.authenticate(await sign({}, { alg: "HS256", key: jwkSecret })), /not accepted/);
+      assertRejected(
+        await auth.authenticate(await sign({}, { alg: "HS256", key: jwkSecret })),
+        /not accepted/,
+      );
     });
 
     it("an algorithm outside signingAlgs", async () => {
@@ -262,7 +288,10 @@ describe("OidcAuthenticator", () => {
     });
 
     it("a missing username claim", async () => {
-      assertRejected(await auth.authenticate(await sign({ preferred_username: undefined })), /"preferred_username" is missing/);
+      assertRejected(
+        await auth.authenticate(await sign({ preferred_username: undefined })),
+        /"preferred_username" is missing/,
+      );
     });
 
     it("a username claim that is not a non-empty string", async () => {
@@ -274,7 +303,10 @@ describe("OidcAuthenticator", () => {
 
     it("a groups claim of the wrong type", async () => {
       for (const value of [42, ["dev", 1], [["dev"]], { dev: true }, null, true]) {
-        assertRejected(await auth.authenticate(await sign({ groups: value })), /neither a string nor an array/);
+        assertRejected(
+          await auth.authenticate(await sign({ groups: value })),
+          /neither a string nor an array/,
+        );
       }
     });
 
@@ -288,12 +320,18 @@ describe("OidcAuthenticator", () => {
     });
 
     it("an unknown kid", async () => {
-      assertRejected(await auth.authenticate(await sign({}, { kid: "no-such-key" })), /no key of the issuer matches.*no-such-key/);
+      assertRejected(
+        await auth.authenticate(await sign({}, { kid: "no-such-key" })),
+        /no key of the issuer matches.*no-such-key/,
+      );
     });
 
     it("email_verified false, or not a boolean, when email is the username", async () => {
       const a = await make({ usernameClaim: "email" });
-      assertRejected(await a.authenticate(await sign({ email: "a@example.com", email_verified: false })), /not verified/);
+      assertRejected(
+        await a.authenticate(await sign({ email: "a@example.com", email_verified: false })),
+        /not verified/,
+      );
       assertRejected(
         await a.authenticate(await sign({ email: "a@example.com", email_verified: "true" })),
         /not a boolean/,
@@ -303,8 +341,14 @@ describe("OidcAuthenticator", () => {
     it("a required claim missing or with another value", async () => {
       const a = await make({ requiredClaims: { hd: "example.com" } });
       assertRejected(await a.authenticate(await sign()), /required claim "hd" is missing/);
-      assertRejected(await a.authenticate(await sign({ hd: "evil.com" })), /required claim "hd" does not have/);
-      assertRejected(await a.authenticate(await sign({ hd: ["example.com"] })), /required claim "hd" does not have/);
+      assertRejected(
+        await a.authenticate(await sign({ hd: "evil.com" })),
+        /required claim "hd" does not have/,
+      );
+      assertRejected(
+        await a.authenticate(await sign({ hd: ["example.com"] })),
+        /required claim "hd" does not have/,
+      );
     });
 
     it("malformed tokens", async () => {
@@ -329,7 +373,10 @@ describe("OidcAuthenticator", () => {
       const liar = await startIssuer({ discovery: { issuer: "https://evil.example" } });
       try {
         const a = await make({}, liar);
-        assertRejected(await a.authenticate(await liar.sign({ preferred_username: "x" })), /names issuer "https:\/\/evil/);
+        assertRejected(
+          await a.authenticate(await liar.sign({ preferred_username: "x" })),
+          /names issuer "https:\/\/evil/,
+        );
       } finally {
         await liar.close();
       }
@@ -338,7 +385,7 @@ describe("OidcAuthenticator", () => {
     it("an issuer whose TLS certificate is not trusted", async () => {
       const a = await make({ caFile: undefined });
       const r = await a.authenticate(await sign());
-      assertRejected(r, /discovery at .* failed/);
+      assertRejected(r, /discovery at .* failed: .*certificate/);
     });
 
     it("an unreachable issuer, rejected (not thrown), and recovers when it comes up", async () => {
@@ -364,7 +411,15 @@ describe("OidcAuthenticator", () => {
       try {
         broken.failJwks(500);
         const a = await make({}, broken);
-        assertRejected(await a.authenticate(await broken.sign({ preferred_username: "x" })), /200 OK/);
+        const token = await broken.sign({ preferred_username: "x" });
+        assertRejected(await a.authenticate(token), /could not fetch the JWKS .*HTTP 500/);
+        // The failure is remembered for a moment (no request per token), then retried.
+        assertRejected(await a.authenticate(token), /HTTP 500/);
+        assert.equal(broken.requests.jwks, 1);
+        broken.failJwks(undefined);
+        await sleep(1_100);
+        assertUser(await a.authenticate(token), "x");
+        assert.equal(broken.requests.jwks, 2);
       } finally {
         await broken.close();
       }
@@ -412,7 +467,10 @@ describe("OidcAuthenticator", () => {
         assertUser(await a.authenticate(after), "new");
         assert.equal(own.requests.jwks, 2);
         // Both keys are published: a kid-less token must be tried against both.
-        assertUser(await a.authenticate(await own.sign({ preferred_username: "nokid" }, { kid: null })), "nokid");
+        assertUser(
+          await a.authenticate(await own.sign({ preferred_username: "nokid" }, { kid: null })),
+          "nokid",
+        );
         const foreign = await newKey();
         assertRejected(
           await a.authenticate(await own.sign({}, { kid: null, key: foreign.privateKey })),
@@ -443,19 +501,41 @@ describe("OidcAuthenticator", () => {
         const a = await make({ jwksCooldownSec: 0, clockToleranceSec: 0 }, own);
         const oldKey = own.current;
         const cached = await own.sign({ preferred_username: "cached" });
-        const short = await own.sign({ preferred_username: "short", exp: now() + 2 });
         assertUser(await a.authenticate(cached), "cached");
-        assertUser(await a.authenticate(short), "short");
         // Withdraw the old key; a token with the new key makes the authenticator learn that.
         await own.rotateKey({ dropOld: true });
         assertUser(await a.authenticate(await own.sign({ preferred_username: "fresh" })), "fresh");
         // The cached verdict stands; a token with the withdrawn key that was never seen does not verify.
         assertUser(await a.authenticate(cached), "cached");
-        const unseen = await own.sign({ preferred_username: "unseen" }, { key: oldKey.privateKey, kid: oldKey.kid });
+        const unseen = await own.sign(
+          { preferred_username: "unseen" },
+          { key: oldKey.privateKey, kid: oldKey.kid },
+        );
         assertRejected(await a.authenticate(unseen), /no key/);
         // The cache never outlives exp.
+        const short = await own.sign({ preferred_username: "short", exp: now() + 2 });
+        assertUser(await a.authenticate(short), "short");
         await sleep(2_100);
         assertRejected(await a.authenticate(short), /expired/);
+      } finally {
+        await own.close();
+      }
+    });
+
+    it("refreshes a stale JWKS, and keeps the known keys while the issuer cannot serve it", async () => {
+      const own = await startIssuer();
+      try {
+        const a = await make({ jwksMaxAgeSec: 0 }, own);
+        assertUser(await a.authenticate(await own.sign({ preferred_username: "one" })), "one");
+        assertUser(await a.authenticate(await own.sign({ preferred_username: "two" })), "two");
+        assert.equal(own.requests.jwks, 2);
+        own.failJwks(503);
+        assertUser(await a.authenticate(await own.sign({ preferred_username: "three" })), "three");
+        assert.equal(own.requests.jwks, 3);
+        assertRejected(
+          await a.authenticate(await own.sign({}, { key: (await newKey()).privateKey })),
+          /signature is invalid/,
+        );
       } finally {
         await own.close();
       }
@@ -468,12 +548,13 @@ describe("OidcAuthenticator", () => {
         assertUser(await a.authenticate(await own.sign({ preferred_username: "warm" })), "warm");
         const next = await newKey();
         // A token whose kid is not published yet fails ...
-        const token = await own.sign({ preferred_username: "early" }, { key: next.privateKey, kid: "next" });
+        const token = await own.sign(
+          { preferred_username: "early" },
+          { key: next.privateKey, kid: next.kid },
+        );
         assertRejected(await a.authenticate(token), /no key/);
         // ... and succeeds once the issuer publishes the key: the failure was not cached.
-        await own.rotateKey();
-        Object.assign(own.current, { kid: "next", privateKey: next.privateKey, publicKey: next.publicKey });
-        own.current.jwk = { ...next.jwk, kid: "next" };
+        own.publishKey(next);
         assertUser(await a.authenticate(token), "early");
       } finally {
         await own.close();

@@ -2,6 +2,7 @@ import { createHash, X509Certificate } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { getCACertificates } from "node:tls";
 import {
+  createLocalJWKSet,
   createRemoteJWKSet,
   customFetch,
   decodeJwt,
@@ -9,10 +10,10 @@ import {
   errors,
   type FetchImplementation,
   type JWTPayload,
+  type JWTVerifyGetKey,
   type JWTVerifyOptions,
   jwtVerify,
   type ProtectedHeaderParameters,
-  type RemoteJWKSet,
 } from "jose";
 import { Agent } from "undici";
 import { KubegateError } from "../status/errors.ts";
@@ -57,6 +58,11 @@ export interface OidcOptions {
    * default 10.
    */
   jwksCooldownSec?: number;
+  /**
+   * kubegate extension: the JWKS is fetched again, on the next verification, once it is this many
+   * seconds old; default 600. If that fetch fails, the keys already known keep being used.
+   */
+  jwksMaxAgeSec?: number;
 }
 
 /** Every asymmetric JWS algorithm kubegate can verify (the set go-oidc supports). */
@@ -92,13 +98,14 @@ export const DEFAULT_SIGNING_ALGS: readonly string[] = [
 const DEFAULT_USERNAME_CLAIM = "preferred_username";
 const DEFAULT_CLOCK_TOLERANCE_SEC = 10;
 const DEFAULT_JWKS_COOLDOWN_SEC = 10;
+const DEFAULT_JWKS_MAX_AGE_SEC = 600;
 /** Larger than any real ID token, smaller than anything that could hurt. */
 const MAX_TOKEN_LENGTH = 64 * 1024;
 /** Cap on the discovery document and the JWKS. */
 const MAX_RESPONSE_BYTES = 1024 * 1024;
 const HTTP_TIMEOUT_MS = 5_000;
-/** After a failed discovery, requests are rejected at once for this long before the next attempt. */
-const DISCOVERY_RETRY_MS = 1_000;
+/** After a failed discovery or JWKS fetch, requests are rejected at once for this long before the next attempt. */
+const RETRY_AFTER_MS = 1_000;
 /** Verified tokens are remembered this long at most (and never past their exp). */
 const CACHE_TTL_MS = 60_000;
 const CACHE_MAX_ENTRIES = 4096;
@@ -122,6 +129,7 @@ interface ResolvedOptions {
   signingAlgs: string[];
   clockToleranceSec: number;
   jwksCooldownMs: number;
+  jwksMaxAgeMs: number;
 }
 
 /**
@@ -132,8 +140,8 @@ interface ResolvedOptions {
 export class OidcAuthenticator {
   private readonly agent: Agent;
   private readonly discoveryUrl: string;
-  private keys: RemoteJWKSet | undefined;
-  private discovering: Promise<RemoteJWKSet> | undefined;
+  private keys: JWTVerifyGetKey | undefined;
+  private discovering: Promise<JWTVerifyGetKey> | undefined;
   private discoveryFailure: { reason: string; until: number } | undefined;
   private readonly cache = new Map<string, CachedUser>();
   private closed = false;
@@ -227,7 +235,7 @@ export class OidcAuthenticator {
   private precheck(token: string): ProtectedHeaderParameters {
     if (typeof token !== "string" || token === "") throw new Rejection("empty token");
     if (token.length > MAX_TOKEN_LENGTH)
-      throw new Rejection(`token is longer than ${MAX_TOKEN_LENGTH} bytes`);
+      throw new Rejection(`token is longer than ${MAX_TOKEN_LENGTH} characters`);
     const parts = token.split(".").length;
     if (parts === 5) throw new Rejection("encrypted tokens (JWE) are not supported");
     if (parts !== 3) throw new Rejection("malformed token: a JWT has three dot-separated parts");
@@ -311,7 +319,7 @@ export class OidcAuthenticator {
   }
 
   /** The issuer's key set, discovering it on first use; concurrent callers share one attempt. */
-  private async jwks(): Promise<RemoteJWKSet> {
+  private async jwks(): Promise<JWTVerifyGetKey> {
     if (this.keys) return this.keys;
     const failure = this.discoveryFailure;
     if (failure && Date.now() < failure.until) throw new Rejection(failure.reason);
@@ -324,7 +332,7 @@ export class OidcAuthenticator {
         },
         (err: unknown) => {
           const reason = `discovery at ${this.discoveryUrl} failed: ${describe(err)}`;
-          this.discoveryFailure = { reason, until: Date.now() + DISCOVERY_RETRY_MS };
+          this.discoveryFailure = { reason, until: Date.now() + RETRY_AFTER_MS };
           throw new Rejection(reason);
         },
       )
@@ -334,7 +342,7 @@ export class OidcAuthenticator {
     return this.discovering;
   }
 
-  private async discover(): Promise<RemoteJWKSet> {
+  private async discover(): Promise<JWTVerifyGetKey> {
     const res = await this.get(
       this.discoveryUrl,
       { accept: "application/json" },
@@ -364,19 +372,46 @@ export class OidcAuthenticator {
       throw new Error(`jwks_uri "${jwksUri}" is not a URL`);
     }
     if (url.protocol !== "https:") throw new Error(`jwks_uri "${jwksUri}" is not https`);
+    // jose refetches on every verification while it has no keys: a failure is remembered briefly so
+    // that a broken JWKS endpoint is not hit once per request.
+    let failure: { reason: string; until: number } | undefined;
     const fetchJwks: FetchImplementation = async (href, init) => {
+      if (failure && Date.now() < failure.until) throw new Rejection(failure.reason);
+      let r: { status: number; body: string };
       try {
-        const r = await this.get(href, Object.fromEntries(init.headers), init.signal);
-        return new Response(r.body, { status: r.status, headers: { "content-type": "application/json" } });
+        r = await this.get(href, Object.fromEntries(init.headers), init.signal);
+        if (r.status !== 200) throw new Error(`HTTP ${r.status}`);
       } catch (err) {
-        throw new Rejection(`could not fetch the JWKS from ${href}: ${describe(err)}`);
+        failure = {
+          reason: `could not fetch the JWKS from ${href}: ${describe(err)}`,
+          until: Date.now() + RETRY_AFTER_MS,
+        };
+        throw new Rejection(failure.reason);
       }
+      failure = undefined;
+      return new Response(r.body, { status: 200, headers: { "content-type": "application/json" } });
     };
-    return createRemoteJWKSet(url, {
+    const remote = createRemoteJWKSet(url, {
       timeoutDuration: HTTP_TIMEOUT_MS,
       cooldownDuration: this.o.jwksCooldownMs,
+      cacheMaxAge: this.o.jwksMaxAgeMs,
       [customFetch]: fetchJwks,
     });
+    // When the keys have gone stale and the issuer cannot be reached, keep verifying with the keys last
+    // fetched rather than locking everyone out (go-oidc, in kube-apiserver, never expires keys at all).
+    let stale: ReturnType<typeof createLocalJWKSet> | undefined;
+    return async (header, token) => {
+      try {
+        const key = await remote(header, token);
+        stale = undefined;
+        return key;
+      } catch (err) {
+        const last = err instanceof Rejection ? remote.jwks() : undefined;
+        if (last === undefined) throw err;
+        stale ??= createLocalJWKSet(last);
+        return stale(header, token);
+      }
+    };
   }
 
   /**
@@ -472,6 +507,9 @@ function reasonOf(err: unknown, o: ResolvedOptions): string {
   if (err instanceof errors.JWKSInvalid || err instanceof errors.JWKInvalid) {
     return `the issuer's JWKS is invalid: ${err.message}`;
   }
+  if (err instanceof errors.JOSEError && err.message.includes("JSON Web Key Set")) {
+    return `the issuer's JWKS is unusable: ${err.message}`;
+  }
   if (err instanceof errors.JOSEError) return `token rejected: ${err.message}`;
   return `token could not be verified: ${describe(err)}`;
 }
@@ -528,6 +566,8 @@ function resolveOptions(o: OidcOptions): ResolvedOptions {
   }
   const jwksCooldownSec = o.jwksCooldownSec ?? DEFAULT_JWKS_COOLDOWN_SEC;
   if (!Number.isFinite(jwksCooldownSec) || jwksCooldownSec < 0) bad("jwksCooldownSec must be 0 or more");
+  const jwksMaxAgeSec = o.jwksMaxAgeSec ?? DEFAULT_JWKS_MAX_AGE_SEC;
+  if (!Number.isFinite(jwksMaxAgeSec) || jwksMaxAgeSec < 0) bad("jwksMaxAgeSec must be 0 or more");
   const usernamePrefix = o.usernamePrefix === undefined || o.usernamePrefix === "-" ? "" : o.usernamePrefix;
   return {
     issuerUrl: o.issuerUrl,
@@ -540,6 +580,7 @@ function resolveOptions(o: OidcOptions): ResolvedOptions {
     signingAlgs: [...new Set(signingAlgs)],
     clockToleranceSec,
     jwksCooldownMs: jwksCooldownSec * 1000,
+    jwksMaxAgeMs: jwksMaxAgeSec * 1000,
   };
 }
 

@@ -16,6 +16,16 @@ const schema = z
     upstreamKubeconfig: path.optional(),
     tokenReview: z.boolean(),
     tokenAudience: repeated,
+    oidcIssuerUrl: z.url({ protocol: /^https$/, message: "must be an https URL" }).optional(),
+    oidcClientId: z.string().min(1).optional(),
+    oidcUsernameClaim: z.string().min(1),
+    oidcUsernamePrefix: z.string().optional(),
+    oidcGroupsClaim: z.string().min(1).optional(),
+    oidcGroupsPrefix: z.string().optional(),
+    oidcCaFile: path.optional(),
+    oidcRequiredClaim: repeated.refine((v) => v.every((c) => /^[^=]+=.*$/.test(c)), {
+      message: "must be CLAIM=VALUE",
+    }),
     metricsListen: hostPort.optional(),
     auditLog: z.string().min(1).optional(),
     interactiveMode: z.enum(["proxy", "redirect"]),
@@ -28,9 +38,13 @@ const schema = z
     path: ["tlsCert"],
     message: "--tls-cert and --tls-key are required (or --insecure-http on loopback for testing)",
   })
-  .refine((o) => o.clientCa || o.tokenReview, {
+  .refine((o) => (o.oidcIssuerUrl === undefined) === (o.oidcClientId === undefined), {
+    path: ["oidcIssuerUrl"],
+    message: "--oidc-issuer-url and --oidc-client-id go together",
+  })
+  .refine((o) => o.clientCa || o.tokenReview || o.oidcIssuerUrl, {
     path: ["clientCa"],
-    message: "no authentication configured: give --client-ca or keep --token-review",
+    message: "no authentication configured: give --client-ca, keep --token-review, or configure OIDC",
   });
 
 export function gatewayCommand(): Command {
@@ -46,6 +60,21 @@ export function gatewayCommand(): Command {
     )
     .option("--no-token-review", "do not accept bearer tokens through TokenReview")
     .option("--token-audience <aud>", "audience for TokenReview (repeatable)", collect)
+    .option("--oidc-issuer-url <url>", "accept OIDC ID tokens from this issuer (https)")
+    .option("--oidc-client-id <id>", "audience the ID tokens must carry")
+    .option("--oidc-username-claim <claim>", "claim holding the user name", "preferred_username")
+    .option("--oidc-username-prefix <prefix>", "prefix added to OIDC user names")
+    .option("--oidc-groups-claim <claim>", "claim holding the groups")
+    .option(
+      "--oidc-groups-prefix <prefix>",
+      "prefix added to OIDC groups (recommended: keeps an IdP group from being named system:*)",
+    )
+    .option("--oidc-ca-file <file>", "CA of the issuer's TLS certificate")
+    .option(
+      "--oidc-required-claim <claim=value>",
+      "claim that must be present with this value (repeatable)",
+      collect,
+    )
     .option("--metrics-listen <host:port>", "HTTP address for /metrics, /healthz, /readyz", "127.0.0.1:9090")
     .option("--audit-log <file>", "write audit.k8s.io/v1 events as JSON lines to this file ('-' = stdout)")
     .addOption(
@@ -73,6 +102,21 @@ export function gatewayCommand(): Command {
       const { startGateway } = await import("../gateway/server.ts");
       const log = createLogger();
       const upstream = loadConnection(o.upstreamKubeconfig);
+      const oidc =
+        o.oidcIssuerUrl && o.oidcClientId
+          ? await (await import("../authn/oidc.ts")).OidcAuthenticator.create({
+              issuerUrl: o.oidcIssuerUrl,
+              clientId: o.oidcClientId,
+              usernameClaim: o.oidcUsernameClaim,
+              ...(o.oidcUsernamePrefix !== undefined ? { usernamePrefix: o.oidcUsernamePrefix } : {}),
+              ...(o.oidcGroupsClaim ? { groupsClaim: o.oidcGroupsClaim } : {}),
+              ...(o.oidcGroupsPrefix !== undefined ? { groupsPrefix: o.oidcGroupsPrefix } : {}),
+              ...(o.oidcCaFile ? { caFile: o.oidcCaFile } : {}),
+              requiredClaims: Object.fromEntries(
+                o.oidcRequiredClaim.map((c) => [c.slice(0, c.indexOf("=")), c.slice(c.indexOf("=") + 1)]),
+              ),
+            })
+          : undefined;
       if (o.insecureHttp && (o.tlsCert || o.clientCa)) {
         throw new KubegateError("--insecure-http serves plain HTTP: drop --tls-cert/--tls-key/--client-ca");
       }
@@ -89,6 +133,7 @@ export function gatewayCommand(): Command {
           : {}),
         insecureHttp: o.insecureHttp,
         upstream,
+        ...(oidc ? { oidc } : {}),
         tokenReview: o.tokenReview,
         ...(o.tokenAudience.length ? { tokenAudiences: o.tokenAudience } : {}),
         ...(o.metricsListen ? { metricsListen: o.metricsListen } : {}),

@@ -16,7 +16,7 @@ import { useCluster } from "../cluster/harness.ts";
 import { startGatewayProcess } from "../support/gateway-process.ts";
 import { rawRequest } from "../support/https-client.ts";
 import { gatewayArgs, gatewayUser, prepareGatewayEnv } from "./gateway-env.ts";
-import { kubectl } from "./run.ts";
+import { kubectl, kubegate } from "./run.ts";
 
 const cluster = await useCluster();
 const env = await prepareGatewayEnv(cluster);
@@ -308,5 +308,47 @@ describe("gateway: upgrade tunnel and drain (loopback upstream)", async () => {
     const exit = gw.stop();
     assert.equal(await inFlight, 200);
     assert.equal(await exit, 0);
+  });
+});
+
+describe("gateway: --insecure-http (loopback testing only)", () => {
+  it("serves plain HTTP on loopback with bearer tokens only, and refuses any other address", async () => {
+    const refused = await kubegate(
+      "gateway",
+      "--insecure-http",
+      "--listen",
+      "0.0.0.0:0",
+      "--upstream-kubeconfig",
+      env.upstreamKubeconfig,
+    );
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /--insecure-http listens on loopback only/);
+    const gw = await startGatewayProcess([
+      "--insecure-http",
+      "--listen",
+      "127.0.0.1:0",
+      "--metrics-listen",
+      "127.0.0.1:0",
+      "--upstream-kubeconfig",
+      env.upstreamKubeconfig,
+    ]);
+    after(() => gw.stop());
+    assert.match(gw.url, /^http:\/\/127\.0\.0\.1:\d+$/);
+    assert.match(gw.logs(), /--insecure-http: serving plain HTTP/);
+    const admin = (...a: string[]) => kubectl(cluster.adminKubeconfig, ...a);
+    assert.equal((await admin("create", "serviceaccount", "gw-plain", "-n", "default")).code, 0);
+    const token = (await admin("create", "token", "gw-plain", "-n", "default")).stdout.trim();
+    const noAuth = await fetch(`${gw.url}/version`);
+    assert.equal(noAuth.status, 401);
+    const withToken = await fetch(`${gw.url}/apis/authentication.k8s.io/v1/selfsubjectreviews`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify({ apiVersion: "authentication.k8s.io/v1", kind: "SelfSubjectReview" }),
+    });
+    assert.equal(withToken.status, 201);
+    assert.equal(
+      ((await withToken.json()) as { status: { userInfo: { username: string } } }).status.userInfo.username,
+      "system:serviceaccount:default:gw-plain",
+    );
   });
 });

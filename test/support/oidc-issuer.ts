@@ -5,7 +5,15 @@ import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { base64url, CompactSign, type CryptoKey, exportJWK, exportSPKI, generateKeyPair, type JWK } from "jose";
+import {
+  base64url,
+  CompactSign,
+  type CryptoKey,
+  exportJWK,
+  exportSPKI,
+  generateKeyPair,
+  type JWK,
+} from "jose";
 import { createCA, createServerCert, loadCA } from "../../src/pki/certificates.ts";
 
 export type IssuerAlg = "ES256" | "RS256";
@@ -65,6 +73,8 @@ export interface TestIssuer {
   sign(claims?: Record<string, unknown>, opts?: SignOptions): Promise<string>;
   /** A new current key; the old ones stay in the JWKS unless dropOld. Returns the new kid. */
   rotateKey(opts?: { dropOld?: boolean }): Promise<string>;
+  /** Publish this key (from {@link newKey}) and sign with it from now on; old keys stay published. */
+  publishKey(key: IssuerKey): void;
   /** Make the JWKS endpoint answer with this HTTP status (undefined: serve it again). */
   failJwks(status: number | undefined): void;
   /** The current public key as SPKI PEM (for algorithm-confusion tests). */
@@ -163,7 +173,14 @@ export async function startIssuer(options: IssuerOptions = {}): Promise<TestIssu
     requests,
     async sign(claims = {}, opts = {}) {
       const now = Math.floor(Date.now() / 1000);
-      const payload: Record<string, unknown> = { iss: url, aud: audience, sub: "0001", iat: now, exp: now + 600, ...claims };
+      const payload: Record<string, unknown> = {
+        iss: url,
+        aud: audience,
+        sub: "0001",
+        iat: now,
+        exp: now + 600,
+        ...claims,
+      };
       for (const [k, v] of Object.entries(payload)) if (v === undefined) delete payload[k];
       const key = current();
       const header: Record<string, unknown> = { alg: opts.alg ?? key.alg, typ: "JWT", ...opts.header };
@@ -181,6 +198,9 @@ export async function startIssuer(options: IssuerOptions = {}): Promise<TestIssu
       const next = await newKey(alg);
       keys = opts.dropOld ? [next] : [...keys, next];
       return next.kid;
+    },
+    publishKey(key) {
+      keys = [...keys, key];
     },
     failJwks(status) {
       jwksFailure = status;
