@@ -68,7 +68,33 @@ function fromRequestHeaders(config: AuthConfig, headers: DistinctHeaders): Authn
  * Otherwise a caller is authenticated directly, by a client certificate from the client CA or a bearer
  * token through TokenReview. Nothing else gets in.
  */
+/**
+ * Every authenticated caller is in system:authenticated, as kube's delegating authenticator makes it
+ * (the aggregator's own identity, system:aggregator, carries no groups and needs system:discovery).
+ */
+function withAuthenticatedGroup(result: AuthnResult): AuthnResult {
+  if (result.kind !== "user") return result;
+  const { user } = result;
+  if (
+    user.name === "system:anonymous" ||
+    user.groups.includes("system:authenticated") ||
+    user.groups.includes("system:unauthenticated")
+  ) {
+    return result;
+  }
+  return { ...result, user: { ...user, groups: [...user.groups, "system:authenticated"] } };
+}
+
 export async function authenticateAggregated(
+  config: AuthConfig,
+  socket: TLSSocket,
+  headers: DistinctHeaders,
+  reviews: Reviews,
+): Promise<AuthnResult> {
+  return withAuthenticatedGroup(await authenticateCaller(config, socket, headers, reviews));
+}
+
+async function authenticateCaller(
   config: AuthConfig,
   socket: TLSSocket,
   headers: DistinctHeaders,
@@ -89,9 +115,7 @@ export async function authenticateAggregated(
     if (issuedByAny(peer, config.clientCa)) {
       const cn = commonName(peer);
       if (!cn) return { kind: "rejected", reason: "client certificate must have exactly one CN" };
-      // As kube-apiserver does for every authenticated request.
-      const groups = [...new Set([...organizations(peer), "system:authenticated"])];
-      return { kind: "user", method: "x509", user: { name: cn, groups, extra: {} } };
+      return { kind: "user", method: "x509", user: { name: cn, groups: organizations(peer), extra: {} } };
     }
   }
   const authorizations = headers.authorization ?? [];

@@ -180,8 +180,9 @@ export async function startAggregated(o: AggregatedOptions): Promise<RunningAggr
     o.log.info({ method: req.method, url: req.url, user: req.user?.name, code: reply.statusCode }, "request");
   });
 
+  // header(), not type(): type() rewrites parameters (quotes, charset) and the aggregator compares them.
   const json = (reply: FastifyReply, body: unknown, contentType = "application/json") =>
-    reply.type(contentType).send(typeof body === "string" ? body : JSON.stringify(body));
+    reply.header("content-type", contentType).send(typeof body === "string" ? body : JSON.stringify(body));
   for (const p of ALWAYS_ALLOWED) app.get(p, async (_req, reply) => reply.type("text/plain").send("ok"));
   app.get("/version", async (_req, reply) =>
     json(reply, { major: "1", minor: "0", gitVersion: "kubegate-aggregated" }),

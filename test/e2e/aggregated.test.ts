@@ -170,6 +170,91 @@ describe("aggregated API server behind the real kube-apiserver", () => {
     assert.match(out, /^whoami\s+custom\.api\.local\/v1\s+false\s+WhoAmI\s+get,list\b/m);
   });
 
+  it("serves the aggregated discovery form and OpenAPI the aggregator loads (kubectl explain)", async () => {
+    const r = await rawRequest(server.url, {
+      path: "/apis",
+      headers: [
+        ["Accept", "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json"],
+      ],
+      ca: pem(at("ca.crt")),
+      cert: pem(join(dir, "agg-zed.crt")),
+      key: pem(join(dir, "agg-zed.key")),
+    });
+    assert.equal(r.status, 200, r.body);
+    assert.match(String(r.headers["content-type"]), /as="?APIGroupDiscoveryList\b/);
+    const doc = JSON.parse(r.body);
+    assert.equal(doc.kind, "APIGroupDiscoveryList");
+    assert.deepEqual(
+      doc.items[0].versions[0].resources.map((x: { resource: string }) => x.resource),
+      ["whoami", "mynamespace"],
+    );
+    // kubectl explain reads the aggregator's merged OpenAPI v3: our document must have loaded cleanly.
+    let explained = { code: 1, stdout: "", stderr: "" };
+    const t0 = Date.now();
+    while (explained.code !== 0 && Date.now() - t0 < 20_000) {
+      explained = await admin("explain", "whoami.custom.api.local");
+      if (explained.code !== 0) await new Promise((res) => setTimeout(res, 500));
+    }
+    const aggregatorLog = () =>
+      readFileSync(cluster.logs.apiserver, "utf8")
+        .split("\n")
+        .filter((l) => /custom\.api\.local/.test(l))
+        .slice(-5)
+        .join("\n");
+    assert.equal(explained.code, 0, `${explained.stderr}\n${aggregatorLog()}`);
+    assert.match(explained.stdout, /KIND:\s+WhoAmI/);
+    assert.match(explained.stdout, /The caller as kube-apiserver's aggregation layer presented it/);
+  });
+
+  it("authenticates a direct caller's bearer token through TokenReview", async () => {
+    await ok(admin("create", "serviceaccount", "agg-robot", "-n", "default"));
+    await ok(
+      admin(
+        "create",
+        "clusterrolebinding",
+        "agg-robot-reads",
+        "--clusterrole=custom-api-local-reader",
+        "--serviceaccount=default:agg-robot",
+      ),
+    );
+    const token = (await ok(admin("create", "token", "agg-robot", "-n", "default"))).trim();
+    const r = await rawRequest(server.url, {
+      path: "/apis/custom.api.local/v1/whoami",
+      headers: [["Authorization", `Bearer ${token}`]],
+      ca: pem(at("ca.crt")),
+    });
+    assert.equal(r.status, 200, r.body);
+    assert.equal(JSON.parse(r.body).status.userInfo.username, "system:serviceaccount:default:agg-robot");
+    const bad = await rawRequest(server.url, {
+      path: "/apis/custom.api.local/v1/whoami",
+      headers: [["Authorization", "Bearer not-a-token"]],
+      ca: pem(at("ca.crt")),
+    });
+    assert.equal(bad.status, 401);
+  });
+
+  it("logs requests but not the aggregator's discovery and OpenAPI probes", async () => {
+    const requests = () =>
+      server
+        .logs()
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l) as { msg: string; url?: string })
+        .filter((l) => l.msg === "request");
+    const t0 = Date.now();
+    while (
+      !requests().some((l) => l.url?.startsWith("/apis/custom.api.local/v1/whoami")) &&
+      Date.now() - t0 < 3000
+    ) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.ok(
+      requests().some((l) => l.url?.startsWith("/apis/custom.api.local/v1/whoami")),
+      "resource requests are logged",
+    );
+    assert.ok(!requests().some((l) => l.url === "/apis" || l.url?.startsWith("/openapi")), "probes are not");
+  });
+
   it("whoami shows the caller as the aggregator presented it", async () => {
     const w = JSON.parse(await ok(kubectl(zed, "get", "--raw", "/apis/custom.api.local/v1/whoami")));
     assert.equal(w.kind, "WhoAmI");

@@ -1,9 +1,12 @@
 import assert from "node:assert/strict";
+import { X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
+import { connect as tlsConnect } from "node:tls";
+import { parse, stringify } from "yaml";
 import { useCluster } from "../cluster/harness.ts";
 import { startKubegate } from "../support/gateway-process.ts";
 import { rawRequest } from "../support/https-client.ts";
@@ -48,28 +51,16 @@ function startWebhook(extra: string[] = []) {
 const webhook = await startWebhook();
 after(() => webhook.stop());
 
-const config = `
-apiVersion: admissionregistration.k8s.io/v1
-kind: MutatingWebhookConfiguration
-metadata: { name: kubegate-e2e-pod-apiserver-env }
-webhooks:
-- name: pod-apiserver-env.kubegate.dev
-  admissionReviewVersions: [v1, v1beta1]
-  sideEffects: None
-  failurePolicy: Ignore
-  timeoutSeconds: 2
-  reinvocationPolicy: IfNeeded
-  clientConfig:
-    url: ${webhook.url}/webhook/pod-apiserver-env
-    caBundle: ${Buffer.from(readFileSync(at("ca.crt"))).toString("base64")}
-  rules:
-  - { apiGroups: [""], apiVersions: [v1], operations: [CREATE], resources: [pods], scope: Namespaced }
-  - { apiGroups: [""], apiVersions: [v1], operations: [UPDATE], resources: [pods/ephemeralcontainers], scope: Namespaced }
-  namespaceSelector:
-    matchExpressions: [{ key: kubegate.dev/inject-apiserver-env, operator: NotIn, values: [disable] }]
-  objectSelector:
-    matchExpressions: [{ key: kubegate.dev/inject-apiserver-env, operator: NotIn, values: [disable] }]
-`;
+// The shipped registration, pointed at this loopback process instead of the in-cluster Service.
+const shipped = parse(
+  readFileSync(new URL("../../deploy/base/webhook-configuration.yaml", import.meta.url), "utf8"),
+);
+shipped.metadata.name = "kubegate-e2e-pod-apiserver-env";
+shipped.webhooks[0].clientConfig = {
+  url: `${webhook.url}/webhook/pod-apiserver-env`,
+  caBundle: Buffer.from(readFileSync(at("ca.crt"))).toString("base64"),
+};
+const config = stringify(shipped);
 await writeFile(at("webhook.yaml"), config);
 await ok(admin("apply", "-f", at("webhook.yaml")));
 for (const ns of ["wh-on", "wh-off"]) {
@@ -213,6 +204,82 @@ describe("pod webhook on the real apiserver", () => {
       assert.equal(withCert.status, 200);
     } finally {
       await strict.stop();
+    }
+  });
+
+  it("reloads a rotated certificate from --cert-dir without a restart", async () => {
+    const certDir = join(dir, "rotating");
+    await ok(
+      kubegate(
+        "certs",
+        "server",
+        "--ca-cert",
+        at("ca.crt"),
+        "--ca-key",
+        at("ca.key"),
+        "--cn",
+        "localhost",
+        "--ip",
+        "127.0.0.1",
+        "--out-cert",
+        join(certDir, "tls.crt"),
+        "--out-key",
+        join(certDir, "tls.key"),
+      ),
+    );
+    const rotating = await startKubegate("webhook", [
+      "--apiserver-fqdn",
+      FQDN,
+      "--cert-dir",
+      certDir,
+      "--host",
+      "127.0.0.1",
+      "--port",
+      "0",
+      "--reload-interval",
+      "200ms",
+    ]);
+    try {
+      const served = () =>
+        new Promise<string>((resolve, reject) => {
+          const u = new URL(rotating.url);
+          const s = tlsConnect({ host: u.hostname, port: Number(u.port), rejectUnauthorized: false }, () => {
+            resolve(s.getPeerX509Certificate()?.fingerprint256 ?? "");
+            s.destroy();
+          });
+          s.on("error", reject);
+        });
+      const before = await served();
+      await ok(
+        kubegate(
+          "certs",
+          "server",
+          "--ca-cert",
+          at("ca.crt"),
+          "--ca-key",
+          at("ca.key"),
+          "--cn",
+          "localhost",
+          "--ip",
+          "127.0.0.1",
+          "--out-cert",
+          join(certDir, "tls.crt"),
+          "--out-key",
+          join(certDir, "tls.key"),
+          "--force",
+        ),
+      );
+      const expected = new X509Certificate(readFileSync(join(certDir, "tls.crt"))).fingerprint256;
+      assert.notEqual(before, expected);
+      const t0 = Date.now();
+      let now = before;
+      while (now !== expected && Date.now() - t0 < 5000) {
+        await new Promise((r) => setTimeout(r, 100));
+        now = await served();
+      }
+      assert.equal(now, expected);
+    } finally {
+      await rotating.stop();
     }
   });
 
