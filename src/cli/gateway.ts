@@ -30,6 +30,11 @@ const schema = z
     auditLog: z.string().min(1).optional(),
     interactiveMode: z.enum(["proxy", "redirect"]),
     namespaces: z.enum(["passthrough", "aggregated"]),
+    tenancy: z.boolean(),
+    tenantLabel: z.string().min(1),
+    teamLabel: z.string().min(1).optional(),
+    ignoredUser: repeated,
+    ignoredGroup: repeated,
     insecureHttp: z.boolean(),
     reloadInterval: duration,
     shutdownGrace: duration,
@@ -93,6 +98,27 @@ export function gatewayCommand(): Command {
         .choices(["passthrough", "aggregated"])
         .default("passthrough"),
     )
+    .option(
+      "--tenancy",
+      "filter cluster-scoped kinds per tenant (needs kubegate's Tenant and ProxySetting CRDs)",
+      false,
+    )
+    .option(
+      "--tenant-label <key>",
+      "label naming a namespace's (or persistent volume's) tenant",
+      "kubegate.dev/tenant",
+    )
+    .option("--team-label <key>", "namespace label whose value is a group that may see the namespace")
+    .option(
+      "--ignored-user <name>",
+      "user whose requests are passed through unfiltered (repeatable)",
+      collect,
+    )
+    .option(
+      "--ignored-group <name>",
+      "group whose members' requests are passed through unfiltered (repeatable)",
+      collect,
+    )
     .option("--insecure-http", "plain HTTP on a loopback address, bearer tokens only (testing)", false)
     .option("--reload-interval <duration>", "how often certificate files are checked for changes", "10s")
     .option("--shutdown-grace <duration>", "how long SIGTERM waits for requests in flight", "25s")
@@ -140,6 +166,16 @@ export function gatewayCommand(): Command {
         ...(o.auditLog ? { auditLog: o.auditLog } : {}),
         interactiveMode: o.interactiveMode,
         namespaces: o.namespaces,
+        ...(o.tenancy
+          ? {
+              tenancy: {
+                tenantLabel: o.tenantLabel,
+                ...(o.teamLabel ? { teamLabel: o.teamLabel } : {}),
+                ignoredUsers: o.ignoredUser,
+                ignoredGroups: o.ignoredGroup,
+              },
+            }
+          : {}),
         reloadIntervalMs: o.reloadInterval,
         shutdownGraceMs: o.shutdownGrace,
         log,

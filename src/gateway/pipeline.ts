@@ -15,7 +15,9 @@ import { type Upstream, unavailable } from "../kube/upstream.ts";
 import { type AuditSink, auditUser, newAuditId } from "../observability/audit.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { GatewayMetrics } from "../observability/metrics.ts";
+import { filteredKind } from "../resources/kinds.ts";
 import { badRequest, type Status, StatusError, toStatus, unauthorized } from "../status/status.ts";
+import { handleFiltered, type TenancyContext } from "./filter.ts";
 import { type ClientHeaders, impersonationHeaders, readClientHeaders, responseHeaders } from "./headers.ts";
 import { authorizeImpersonation } from "./impersonation.ts";
 import type { Inflight } from "./inflight.ts";
@@ -34,6 +36,8 @@ export interface GatewayContext {
   interactiveMode: "proxy" | "redirect";
   /** "aggregated": namespace lists go to custom.api.local/v1/mynamespace (seed 000's flow). */
   namespaces: "passthrough" | "aggregated";
+  /** Tenant filtering of cluster-scoped kinds; absent = everything passes through. */
+  tenancy?: TenancyContext;
   inflight: Inflight;
 }
 
@@ -209,7 +213,14 @@ export async function handleRequest(
       res.end();
       outcome.code = 307;
     } else {
-      outcome.code = await forward(ctx, req, res, info, headers, user);
+      const passthrough = () => forward(ctx, req, res, info, headers, user);
+      const kind =
+        ctx.tenancy && info.isResourceRequest ? filteredKind(info.apiGroup, info.resource) : undefined;
+      const rewritten = upstreamPath(ctx, req, info) !== (req.url ?? "/");
+      outcome.code =
+        kind && ctx.tenancy && !rewritten && (kind.resource === "namespaces" || info.namespace === "")
+          ? await handleFiltered(ctx.tenancy, ctx.upstream, req, res, info, headers, user, kind, passthrough)
+          : await passthrough();
     }
   } catch (err) {
     const s = toStatus(err);

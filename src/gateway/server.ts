@@ -11,6 +11,7 @@ import { createAuditSink } from "../observability/audit.ts";
 import type { Logger } from "../observability/logger.ts";
 import { GatewayMetrics } from "../observability/metrics.ts";
 import { KubegateError } from "../status/errors.ts";
+import { TenancyIndex } from "../tenancy/index.ts";
 import { Inflight } from "./inflight.ts";
 import { type GatewayContext, handleRequest } from "./pipeline.ts";
 import { handleUpgrade } from "./upgrade.ts";
@@ -28,6 +29,8 @@ export interface GatewayOptions {
   auditLog?: string;
   interactiveMode: "proxy" | "redirect";
   namespaces?: "passthrough" | "aggregated";
+  /** Tenant filtering of cluster-scoped kinds (needs kubegate's CRDs). */
+  tenancy?: { tenantLabel: string; teamLabel?: string; ignoredUsers: string[]; ignoredGroups: string[] };
   reloadIntervalMs?: number;
   shutdownGraceMs?: number;
   log: Logger;
@@ -67,6 +70,16 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
     ...(o.tokenAudiences ? { tokenAudiences: o.tokenAudiences } : {}),
     ...(o.oidc ? { oidc: o.oidc } : {}),
   };
+  const index = o.tenancy
+    ? new TenancyIndex(
+        upstream,
+        {
+          tenantLabel: o.tenancy.tenantLabel,
+          ...(o.tenancy.teamLabel ? { teamLabel: o.tenancy.teamLabel } : {}),
+        },
+        o.log,
+      ).start()
+    : undefined;
   const inflight = new Inflight((long, delta) => metrics.inflight.inc({ long_running: String(long) }, delta));
   const audit = createAuditSink(o.auditLog);
   const ctx: GatewayContext = {
@@ -78,6 +91,16 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
     log: o.log,
     interactiveMode: o.interactiveMode,
     namespaces: o.namespaces ?? "passthrough",
+    ...(index && o.tenancy
+      ? {
+          tenancy: {
+            index,
+            reviews,
+            ignoredUsers: new Set(o.tenancy.ignoredUsers),
+            ignoredGroups: new Set(o.tenancy.ignoredGroups),
+          },
+        }
+      : {}),
     inflight,
   };
 
@@ -190,6 +213,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
     for (const s of sockets) s.destroy();
     await closed;
     await new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve()));
+    index?.stop();
     await upstream.close();
     o.oidc?.close();
   };

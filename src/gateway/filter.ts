@@ -1,0 +1,235 @@
+// Tenant filtering of cluster-scoped kinds (namespaces, nodes, classes, persistent volumes): the
+// gateway reads them with its own identity and lets through only what the tenancy index says the
+// user may see, in lists, Tables, watches and gets. Anything it would not show is left to the
+// user's own RBAC (an impersonated passthrough), so filtering can only add visibility RBAC lacks for
+// lists, never reveal an object RBAC would refuse and the index does not grant.
+import { pipeline } from "node:stream/promises";
+import type { UserInfo } from "../authn/user.ts";
+import type { KubeObject } from "../kube/informer.ts";
+import type { RequestInfo } from "../kube/request-info.ts";
+import type { Reviews } from "../kube/reviews.ts";
+import { type Upstream, unavailable } from "../kube/upstream.ts";
+import type { FilteredKind, Operation } from "../resources/kinds.ts";
+import { serviceUnavailable } from "../status/status.ts";
+import type { TenancyIndex } from "../tenancy/index.ts";
+import type { ClientHeaders } from "./headers.ts";
+import type { ClientRequest, ClientResponse } from "./pipeline.ts";
+
+export interface TenancyContext {
+  index: TenancyIndex;
+  reviews: Reviews;
+  ignoredUsers: Set<string>;
+  ignoredGroups: Set<string>;
+}
+
+type Visible = (o: KubeObject) => boolean;
+
+interface TableRow {
+  object?: { metadata?: KubeObject["metadata"] };
+}
+
+/** True when the user is left alone: an ignored identity. */
+export function ignored(t: TenancyContext, user: UserInfo): boolean {
+  return t.ignoredUsers.has(user.name) || user.groups.some((g) => t.ignoredGroups.has(g));
+}
+
+/** JSON only: the filter must read what it forwards (a Table when kubectl asks for one). */
+function jsonAccept(accept: string | string[] | undefined): string {
+  const value = Array.isArray(accept) ? accept.join(",") : (accept ?? "");
+  const table = value
+    .split(",")
+    .map((p) => p.trim())
+    .filter((p) => /as=Table/i.test(p) && /^application\/json/i.test(p));
+  return [...table, "application/json"].join(",");
+}
+
+function gatewayHeaders(upstream: Upstream, headers: ClientHeaders): Record<string, string> {
+  const out: Record<string, string> = { accept: jsonAccept(headers.forward.accept) };
+  const auth = upstream.authorization();
+  if (auth) out.authorization = auth;
+  return out;
+}
+
+function keepRow(visible: Visible, row: TableRow): boolean {
+  const metadata = row.object?.metadata;
+  return metadata !== undefined && visible({ metadata });
+}
+
+/** Filters a list, a Table or a single object; returns undefined when nothing of it may be shown. */
+export function filterBody(
+  body: Record<string, unknown>,
+  visible: Visible,
+): Record<string, unknown> | undefined {
+  if (body.kind === "Table" && Array.isArray(body.rows)) {
+    const rows = (body.rows as TableRow[]).filter((r) => keepRow(visible, r));
+    const metadata = { ...(body.metadata as object) } as Record<string, unknown>;
+    delete metadata.remainingItemCount;
+    return { ...body, metadata, rows };
+  }
+  if (Array.isArray(body.items)) {
+    const items = (body.items as KubeObject[]).filter((i) => i?.metadata && visible(i));
+    const metadata = { ...(body.metadata as object) } as Record<string, unknown>;
+    // A count of what the user may not see is itself a leak.
+    delete metadata.remainingItemCount;
+    return { ...body, metadata, items };
+  }
+  const metadata = (body as unknown as KubeObject).metadata;
+  return metadata && visible({ metadata }) ? body : undefined;
+}
+
+/** One watch event line in, the same line or nothing out (Table events lose invisible rows). */
+export function filterWatchLine(line: string, visible: Visible): string | undefined {
+  if (line.trim() === "") return undefined;
+  let event: { type?: string; object?: Record<string, unknown> };
+  try {
+    event = JSON.parse(line);
+  } catch {
+    return undefined;
+  }
+  if (event.type === "BOOKMARK" || event.type === "ERROR" || !event.object) return `${line}\n`;
+  const kept = filterBody(event.object, visible);
+  if (!kept) return undefined;
+  if (kept.kind === "Table" && (kept.rows as unknown[]).length === 0) return undefined;
+  return `${JSON.stringify({ ...event, object: kept })}\n`;
+}
+
+function send(res: ClientResponse, code: number, body: unknown): number {
+  const text = JSON.stringify(body);
+  (res as import("node:http").ServerResponse).writeHead(code, {
+    "content-type": "application/json",
+    "content-length": Buffer.byteLength(text),
+  });
+  res.end(text);
+  return code;
+}
+
+async function readAsGateway(upstream: Upstream, path: string, headers: ClientHeaders, signal: AbortSignal) {
+  try {
+    return await upstream.pool.request({
+      method: "GET",
+      path,
+      headers: gatewayHeaders(upstream, headers),
+      signal,
+    });
+  } catch (err) {
+    throw unavailable(err);
+  }
+}
+
+export type Passthrough = () => Promise<number>;
+
+/**
+ * Handles a request on a filtered kind; `passthrough` forwards it impersonated instead (the user's RBAC
+ * decides) and is used whenever the gateway has nothing to add.
+ */
+export async function handleFiltered(
+  t: TenancyContext,
+  upstream: Upstream,
+  req: ClientRequest,
+  res: ClientResponse,
+  info: RequestInfo,
+  headers: ClientHeaders,
+  user: UserInfo,
+  kind: FilteredKind,
+  passthrough: Passthrough,
+): Promise<number> {
+  if (info.subresource !== "" || ignored(t, user)) return passthrough();
+  const ready = await Promise.race([
+    t.index.synced.then(() => true),
+    new Promise<boolean>((r) => setTimeout(() => r(false), 10_000).unref()),
+  ]);
+  if (!ready) throw serviceUnavailable("the tenancy index is not ready (are kubegate's CRDs installed?)");
+  const path = req.url ?? "/";
+  const abort = new AbortController();
+  res.once("close", () => abort.abort());
+  const op: Operation =
+    info.verb === "delete" ? "Delete" : info.verb === "update" || info.verb === "patch" ? "Update" : "List";
+
+  if (info.verb === "list" || info.verb === "watch") {
+    // Whoever RBAC lets list the kind cluster-wide sees it all, as without the gateway.
+    const all = await t.reviews.subjectAccessReview(user, {
+      resource: { verb: info.verb, group: kind.group, resource: kind.resource },
+    });
+    if (all.allowed) return passthrough();
+  }
+
+  if (info.verb === "list" || (info.verb === "get" && info.name)) {
+    const { granted, visible } = t.index.visibility(user, kind, "List");
+    if (!granted) return passthrough();
+    const up = await readAsGateway(upstream, path, headers, abort.signal);
+    const text = await up.body.text();
+    if (up.statusCode !== 200) {
+      // Not found or refused for the gateway too: let the user's own request produce the answer.
+      return passthrough();
+    }
+    const kept = filterBody(JSON.parse(text) as Record<string, unknown>, visible);
+    if (!kept || (info.verb === "get" && kept.kind === "Table" && (kept.rows as unknown[]).length === 0)) {
+      return passthrough();
+    }
+    return send(res, 200, kept);
+  }
+
+  if (info.verb === "watch") {
+    const { granted, visible } = t.index.visibility(user, kind, "List");
+    if (!granted) return passthrough();
+    const up = await readAsGateway(upstream, path, headers, abort.signal);
+    if (up.statusCode !== 200) {
+      await up.body.text().catch(() => "");
+      return passthrough();
+    }
+    (res as import("node:http").ServerResponse).writeHead(200, {
+      "content-type": String(up.headers["content-type"] ?? "application/json"),
+    });
+    (res as import("node:http").ServerResponse).flushHeaders?.();
+    let buffered = "";
+    try {
+      for await (const chunk of up.body) {
+        buffered += chunk.toString();
+        let nl = buffered.indexOf("\n");
+        while (nl !== -1) {
+          const out = filterWatchLine(buffered.slice(0, nl), visible);
+          buffered = buffered.slice(nl + 1);
+          nl = buffered.indexOf("\n");
+          if (out && !(res as import("node:http").ServerResponse).write(out)) {
+            await new Promise((r) => res.once("drain", r));
+          }
+        }
+      }
+    } catch {
+      // Client gone or upstream closed mid-stream.
+    }
+    res.end();
+    return 200;
+  }
+
+  if ((op === "Update" || op === "Delete") && info.name) {
+    // Granted operations are done with the gateway's identity, on objects the tenant may see.
+    const { granted, visible } = t.index.visibility(user, kind, op);
+    if (!granted) return passthrough();
+    const current = await readAsGateway(upstream, path.split("?")[0] as string, headers, abort.signal);
+    const text = await current.body.text();
+    if (current.statusCode !== 200 || !filterBody(JSON.parse(text) as Record<string, unknown>, visible))
+      return passthrough();
+    const h: Record<string, string | string[]> = { ...headers.forward };
+    const auth = upstream.authorization();
+    if (auth) h.authorization = auth;
+    let up: Awaited<ReturnType<Upstream["pool"]["request"]>>;
+    try {
+      up = await upstream.pool.request({
+        method: req.method as "PUT",
+        path,
+        headers: h,
+        body: req as unknown as import("node:stream").Readable,
+        signal: abort.signal,
+      });
+    } catch (err) {
+      throw unavailable(err);
+    }
+    (res as import("node:http").ServerResponse).writeHead(up.statusCode, {
+      "content-type": String(up.headers["content-type"] ?? "application/json"),
+    });
+    await pipeline(up.body, res as NodeJS.WritableStream).catch(() => undefined);
+    return up.statusCode;
+  }
+  return passthrough();
+}

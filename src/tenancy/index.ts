@@ -1,0 +1,299 @@
+import type { UserInfo } from "../authn/user.ts";
+import { Informer, type KubeObject } from "../kube/informer.ts";
+import type { Upstream } from "../kube/upstream.ts";
+import type { Logger } from "../observability/logger.ts";
+import { FILTERED_KINDS, type FilteredKind, type Operation, type ProxyKind } from "../resources/kinds.ts";
+import { fromLabelSelectorObject, type LabelSelector } from "../selectors/labels.ts";
+import {
+  type ClassSelection,
+  type ProxySetting,
+  type ProxySettingEntry,
+  type RoleBinding,
+  type Subject,
+  TENANCY_GROUP,
+  TENANCY_VERSION,
+  type Tenant,
+} from "./types.ts";
+
+export interface TenancyOptions {
+  /** Namespace (and PersistentVolume) label naming the owning tenant. */
+  tenantLabel: string;
+  /** Namespace label whose value is a group that may see the namespace (seed 000). */
+  teamLabel?: string;
+}
+
+interface CompiledClasses {
+  selector?: LabelSelector;
+  names: Set<string>;
+  regex?: RegExp;
+}
+
+/** A tenant with its selections parsed once, not per request. */
+interface CompiledTenant {
+  name: string;
+  nodeSelector?: Record<string, string>;
+  classes: Partial<Record<NonNullable<FilteredKind["specField"]>, CompiledClasses>>;
+}
+
+export interface Visibility {
+  granted: boolean;
+  visible: (obj: KubeObject) => boolean;
+}
+
+/** What one subject (a user, a group, a service account) is granted, per tenant. */
+type Grants = Map<string, Map<ProxyKind, Set<Operation>>>;
+
+const subjectKey = (s: Subject) =>
+  s.kind === "ServiceAccount" ? `ServiceAccount:${s.namespace ?? ""}:${s.name}` : `${s.kind}:${s.name}`;
+
+/** The index keys of a user: the name, every group, and the service account it may be. */
+export function keysOf(user: UserInfo): string[] {
+  const keys = [`User:${user.name}`, ...user.groups.map((g) => `Group:${g}`)];
+  const sa = /^system:serviceaccount:([^:]+):([^:]+)$/.exec(user.name);
+  if (sa) keys.push(`ServiceAccount:${sa[1]}:${sa[2]}`);
+  return keys;
+}
+
+function compileClasses(c: ClassSelection | undefined): CompiledClasses | undefined {
+  if (!c) return undefined;
+  const out: CompiledClasses = { names: new Set(c.allowed ?? []) };
+  if (c.selector) out.selector = fromLabelSelectorObject(c.selector);
+  // Anchored, as the Go regexp in Capsule's MatchString is used on the whole name in practice.
+  if (c.allowedRegex) out.regex = new RegExp(`^(?:${c.allowedRegex})$`);
+  return out;
+}
+
+function addGrant(
+  grants: Map<string, Grants>,
+  key: string,
+  tenant: string,
+  entries: ProxySettingEntry[] | undefined,
+  owner: boolean,
+) {
+  let byTenant = grants.get(key);
+  if (!byTenant) {
+    byTenant = new Map();
+    grants.set(key, byTenant);
+  }
+  let byKind = byTenant.get(tenant);
+  if (!byKind) {
+    byKind = new Map();
+    byTenant.set(tenant, byKind);
+  }
+  // Owners always see their namespaces; everything else only as proxySettings say.
+  if (owner && !byKind.has("Namespaces")) byKind.set("Namespaces", new Set(["List"]));
+  for (const e of entries ?? []) {
+    const ops = byKind.get(e.kind) ?? new Set<Operation>();
+    for (const op of e.operations?.length ? e.operations : (["List"] as Operation[])) ops.add(op);
+    byKind.set(e.kind, ops);
+  }
+}
+
+/**
+ * Who may see which cluster-scoped objects, kept current by informers: tenants and their owners,
+ * ProxySettings, RoleBindings and namespace labels. Answers in map lookups per user key, so a user in
+ * 200 groups costs 200 lookups and no round trip.
+ */
+export class TenancyIndex {
+  private readonly tenants: Informer<Tenant>;
+  private readonly proxySettings: Informer<ProxySetting>;
+  private readonly roleBindings: Informer<RoleBinding>;
+  private readonly namespaces: Informer<KubeObject>;
+  private compiled = new Map<string, CompiledTenant>();
+  private grants = new Map<string, Grants>();
+  private bindings = new Map<string, Set<string>>();
+  private teams = new Map<string, Set<string>>();
+  private dirty = true;
+
+  constructor(
+    upstream: Upstream,
+    readonly options: TenancyOptions,
+    log?: Logger,
+  ) {
+    const base = `/apis/${TENANCY_GROUP}/${TENANCY_VERSION}`;
+    const invalidate = () => {
+      this.dirty = true;
+    };
+    this.tenants = new Informer<Tenant>(upstream, `${base}/tenants`, log).onChange(invalidate);
+    this.proxySettings = new Informer<ProxySetting>(upstream, `${base}/proxysettings`, log).onChange(
+      invalidate,
+    );
+    this.roleBindings = new Informer<RoleBinding>(
+      upstream,
+      "/apis/rbac.authorization.k8s.io/v1/rolebindings",
+      log,
+    ).onChange(invalidate);
+    this.namespaces = new Informer<KubeObject>(upstream, "/api/v1/namespaces", log).onChange(invalidate);
+  }
+
+  start(): this {
+    for (const i of [this.tenants, this.proxySettings, this.roleBindings, this.namespaces]) i.start();
+    return this;
+  }
+
+  stop(): void {
+    for (const i of [this.tenants, this.proxySettings, this.roleBindings, this.namespaces]) i.stop();
+  }
+
+  get synced(): Promise<void> {
+    return Promise.all([
+      this.tenants.synced,
+      this.proxySettings.synced,
+      this.roleBindings.synced,
+      this.namespaces.synced,
+    ]).then(() => undefined);
+  }
+
+  /** Rebuilds the lookup maps after any change; changes are rare next to reads. */
+  private rebuild(): void {
+    if (!this.dirty) return;
+    this.dirty = false;
+    const compiled = new Map<string, CompiledTenant>();
+    const grants = new Map<string, Grants>();
+    for (const t of this.tenants.list()) {
+      const name = t.metadata.name;
+      const classes: CompiledTenant["classes"] = {};
+      for (const field of [
+        "storageClasses",
+        "ingressClasses",
+        "priorityClasses",
+        "runtimeClasses",
+      ] as const) {
+        try {
+          const c = compileClasses(t.spec?.[field]);
+          if (c) classes[field] = c;
+        } catch {
+          // An invalid selection grants nothing rather than everything.
+        }
+      }
+      compiled.set(name, {
+        name,
+        ...(t.spec?.nodeSelector ? { nodeSelector: t.spec.nodeSelector } : {}),
+        classes,
+      });
+      for (const owner of t.spec?.owners ?? [])
+        addGrant(grants, subjectKey(owner), name, owner.proxySettings, true);
+    }
+    for (const ps of this.proxySettings.list()) {
+      const ns = ps.metadata.namespace ?? "";
+      const tenant = this.namespaces.get(ns)?.metadata.labels?.[this.options.tenantLabel];
+      if (!tenant || !compiled.has(tenant)) continue;
+      for (const subject of ps.spec?.subjects ?? []) {
+        const key = subjectKey(
+          subject.kind === "ServiceAccount" ? { ...subject, namespace: subject.namespace ?? ns } : subject,
+        );
+        addGrant(grants, key, tenant, ps.spec?.proxySettings, false);
+      }
+    }
+    const teams = new Map<string, Set<string>>();
+    const teamLabel = this.options.teamLabel;
+    if (teamLabel) {
+      for (const ns of this.namespaces.list()) {
+        const team = ns.metadata.labels?.[teamLabel];
+        if (team === undefined) continue;
+        const set = teams.get(team) ?? new Set<string>();
+        set.add(ns.metadata.name);
+        teams.set(team, set);
+      }
+    }
+    const bindings = new Map<string, Set<string>>();
+    for (const rb of this.roleBindings.list()) {
+      const ns = rb.metadata.namespace ?? "";
+      for (const s of rb.subjects ?? []) {
+        const kind = s.kind as Subject["kind"];
+        const key = subjectKey({
+          kind,
+          name: s.name,
+          ...(kind === "ServiceAccount" ? { namespace: s.namespace ?? ns } : {}),
+        });
+        const set = bindings.get(key) ?? new Set<string>();
+        set.add(ns);
+        bindings.set(key, set);
+      }
+    }
+    this.compiled = compiled;
+    this.grants = grants;
+    this.bindings = bindings;
+    this.teams = teams;
+  }
+
+  /** Tenants that grant this user the operation on the kind. */
+  tenantsFor(user: UserInfo, kind: ProxyKind, op: Operation = "List"): CompiledTenant[] {
+    this.rebuild();
+    const out = new Map<string, CompiledTenant>();
+    for (const key of keysOf(user)) {
+      for (const [tenant, byKind] of this.grants.get(key) ?? []) {
+        if (byKind.get(kind)?.has(op)) {
+          const t = this.compiled.get(tenant);
+          if (t) out.set(tenant, t);
+        }
+      }
+    }
+    return [...out.values()];
+  }
+
+  /**
+   * What one request may see: built once, then applied to every item, row and watch event. `granted`
+   * is false when the tenancy model gives this user nothing of the kind, and the user's own RBAC should
+   * answer instead.
+   */
+  visibility(user: UserInfo, kind: FilteredKind, op: Operation = "List"): Visibility {
+    this.rebuild();
+    const tenants = this.tenantsFor(user, kind.kind, op);
+    const labelOf = (o: KubeObject, key: string | undefined) => (key ? o.metadata.labels?.[key] : undefined);
+    switch (kind.selection) {
+      case "namespace": {
+        const owned = new Set(tenants.map((t) => t.name));
+        const named = new Set<string>();
+        for (const key of keysOf(user)) for (const ns of this.bindings.get(key) ?? []) named.add(ns);
+        if (op === "List")
+          for (const g of user.groups) for (const ns of this.teams.get(g) ?? []) named.add(ns);
+        const { tenantLabel } = this.options;
+        return {
+          granted: owned.size > 0 || named.size > 0,
+          visible: (o) => {
+            const tenant = labelOf(o, tenantLabel);
+            return (tenant !== undefined && owned.has(tenant)) || named.has(o.metadata.name);
+          },
+        };
+      }
+      case "nodeSelector": {
+        const selectors = tenants
+          .map((t) => t.nodeSelector)
+          .filter((s): s is Record<string, string> => s !== undefined);
+        return {
+          granted: tenants.length > 0,
+          visible: (o) =>
+            selectors.some((sel) => Object.entries(sel).every(([k, v]) => o.metadata.labels?.[k] === v)),
+        };
+      }
+      case "classes": {
+        const field = kind.specField as NonNullable<FilteredKind["specField"]>;
+        const selections = tenants
+          .map((t) => t.classes[field])
+          .filter((c): c is CompiledClasses => c !== undefined);
+        return {
+          granted: tenants.length > 0,
+          visible: (o) =>
+            selections.some((c) =>
+              c.selector
+                ? c.selector.matches(o.metadata.labels ?? {})
+                : c.names.has(o.metadata.name) || (c.regex?.test(o.metadata.name) ?? false),
+            ),
+        };
+      }
+      case "tenantLabel": {
+        const owned = new Set(tenants.map((t) => t.name));
+        return {
+          granted: tenants.length > 0,
+          visible: (o) => {
+            const tenant = labelOf(o, this.options.tenantLabel);
+            return tenant !== undefined && owned.has(tenant);
+          },
+        };
+      }
+    }
+  }
+}
+
+export { FILTERED_KINDS };

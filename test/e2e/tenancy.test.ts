@@ -1,0 +1,247 @@
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import { useCluster } from "../cluster/harness.ts";
+import { startGatewayProcess } from "../support/gateway-process.ts";
+import { gatewayArgs, gatewayUser, prepareGatewayEnv } from "./gateway-env.ts";
+import { kubectl } from "./run.ts";
+
+const cluster = await useCluster();
+const env = await prepareGatewayEnv(cluster);
+const admin = (...args: string[]) => kubectl(cluster.adminKubeconfig, ...args);
+async function ok(p: Promise<{ code: number; stdout: string; stderr: string }>) {
+  const r = await p;
+  assert.equal(r.code, 0, r.stderr);
+  return r.stdout;
+}
+async function apply(name: string, yaml: string) {
+  const file = join(env.dir, name);
+  await writeFile(file, yaml);
+  await ok(admin("apply", "-f", file));
+}
+
+const CRDS = fileURLToPath(new URL("../../deploy/base/crds.yaml", import.meta.url));
+await ok(admin("apply", "-f", CRDS));
+await ok(
+  admin(
+    "wait",
+    "--for=condition=Established",
+    "crd/tenants.tenancy.kubegate.dev",
+    "crd/proxysettings.tenancy.kubegate.dev",
+    "--timeout=30s",
+  ),
+);
+
+// What the gateway itself must read to filter (the deploy manifests grant the same).
+await apply(
+  "tenancy-rbac.yaml",
+  `
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: { name: kubegate-e2e-gateway-tenancy }
+rules:
+- apiGroups: [""]
+  resources: [namespaces, nodes, persistentvolumes]
+  verbs: [get, list, watch]
+- apiGroups: [storage.k8s.io, networking.k8s.io, scheduling.k8s.io, node.k8s.io]
+  resources: [storageclasses, ingressclasses, priorityclasses, runtimeclasses]
+  verbs: [get, list, watch]
+- apiGroups: [rbac.authorization.k8s.io]
+  resources: [rolebindings]
+  verbs: [list, watch]
+- apiGroups: [tenancy.kubegate.dev]
+  resources: [tenants, proxysettings]
+  verbs: [list, watch]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: { name: kubegate-e2e-gateway-tenancy }
+roleRef: { apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: kubegate-e2e-gateway-tenancy }
+subjects:
+- { apiGroup: rbac.authorization.k8s.io, kind: User, name: kubegate-e2e-gateway }
+`,
+);
+
+for (const [ns, labels] of [
+  ["tn-oil-dev", "kubegate.dev/tenant=oil"],
+  ["tn-oil-prod", "kubegate.dev/tenant=oil"],
+  ["tn-gas-dev", "kubegate.dev/tenant=gas"],
+  ["tn-team-ns", "team=tn-team"],
+  ["tn-bound", ""],
+]) {
+  await ok(admin("create", "namespace", ns as string));
+  if (labels) await ok(admin("label", "namespace", ns as string, labels));
+}
+for (const sc of ["cephfs", "glusterfs", "local-ssd", "standard"]) {
+  await apply(
+    `sc-${sc}.yaml`,
+    `{ apiVersion: storage.k8s.io/v1, kind: StorageClass, metadata: { name: ${sc}, labels: { tier: ${sc === "local-ssd" ? "fast" : "slow"} } }, provisioner: example.com/${sc} }`,
+  );
+}
+await apply(
+  "tenants.yaml",
+  `
+apiVersion: tenancy.kubegate.dev/v1beta1
+kind: Tenant
+metadata: { name: oil }
+spec:
+  owners:
+  - kind: User
+    name: tn-alice
+    proxySettings: [{ kind: StorageClasses, operations: [List] }]
+  storageClasses: { allowed: [cephfs], allowedRegex: "\\\\w+fs" }
+---
+apiVersion: tenancy.kubegate.dev/v1beta1
+kind: Tenant
+metadata: { name: gas }
+spec:
+  owners:
+  - kind: Group
+    name: tn-gas-owners
+    proxySettings: [{ kind: StorageClasses }]
+  storageClasses:
+    allowed: [cephfs]
+    selector: { matchLabels: { tier: fast } }
+---
+apiVersion: tenancy.kubegate.dev/v1beta1
+kind: ProxySetting
+metadata: { name: bob-sees-storage, namespace: tn-oil-dev }
+spec:
+  subjects: [{ kind: User, name: tn-bob }]
+  proxySettings: [{ kind: StorageClasses, operations: [List] }]
+`,
+);
+await ok(
+  admin("create", "rolebinding", "tn-rob-view", "-n", "tn-bound", "--clusterrole=view", "--user=tn-rob"),
+);
+
+const gw = await startGatewayProcess(
+  gatewayArgs(env, ["--tenancy", "--team-label", "team", "--ignored-group", "tn-platform"]),
+);
+after(() => gw.stop());
+const alice = await gatewayUser(env, gw.url, "tn-alice");
+const names = (out: string) =>
+  out
+    .trim()
+    .split("\n")
+    .filter((l) => l !== "")
+    .map((l) => l.replace(/^[^/]+\//, ""));
+
+describe("tenancy: namespaces through the gateway", () => {
+  it("kubectl get namespaces shows a tenant owner exactly the tenant's namespaces, with the apiserver's columns", async () => {
+    const table = await ok(kubectl(alice, "get", "namespaces"));
+    assert.match(table, /^NAME\s+STATUS\s+AGE\n/);
+    assert.deepEqual(
+      table
+        .trim()
+        .split("\n")
+        .slice(1)
+        .map((l) => l.split(/\s+/)[0]),
+      ["tn-oil-dev", "tn-oil-prod"],
+    );
+    assert.deepEqual(names(await ok(kubectl(alice, "get", "namespaces", "-o", "name"))), [
+      "tn-oil-dev",
+      "tn-oil-prod",
+    ]);
+    const json = JSON.parse(await ok(kubectl(alice, "get", "namespaces", "-o", "json")));
+    assert.deepEqual(
+      json.items.map((n: { metadata: { name: string } }) => n.metadata.name),
+      ["tn-oil-dev", "tn-oil-prod"],
+    );
+  });
+
+  it("get by name: a visible namespace is shown, an invisible one is refused without its data", async () => {
+    assert.match(await ok(kubectl(alice, "get", "namespace", "tn-oil-dev")), /tn-oil-dev\s+Active/);
+    const other = await kubectl(alice, "get", "namespace", "tn-gas-dev", "-o", "json");
+    assert.notEqual(other.code, 0);
+    assert.match(other.stderr, /Forbidden|NotFound/);
+    assert.doesNotMatch(other.stdout + other.stderr, /kubegate\.dev\/tenant/);
+  });
+
+  it("the team label and RoleBindings grant visibility too; admins and ignored groups see everything", async () => {
+    const tina = await gatewayUser(env, gw.url, "tn-tina", ["tn-team"]);
+    assert.deepEqual(names(await ok(kubectl(tina, "get", "namespaces", "-o", "name"))), ["tn-team-ns"]);
+    const rob = await gatewayUser(env, gw.url, "tn-rob");
+    assert.deepEqual(names(await ok(kubectl(rob, "get", "namespaces", "-o", "name"))), ["tn-bound"]);
+    await ok(
+      admin("create", "clusterrolebinding", "tn-admin-user", "--clusterrole=cluster-admin", "--user=tn-root"),
+    );
+    const root = await gatewayUser(env, gw.url, "tn-root");
+    const all = names(await ok(kubectl(root, "get", "namespaces", "-o", "name")));
+    assert.ok(all.includes("tn-gas-dev") && all.includes("kube-system"));
+    // An ignored identity is passed through untouched: its own RBAC answers (here: forbidden to list).
+    const platform = await gatewayUser(env, gw.url, "tn-plat", ["tn-platform"]);
+    const r = await kubectl(platform, "get", "namespaces");
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /User "tn-plat" cannot list resource "namespaces"/);
+  });
+
+  it("a user in 200 groups is filtered the same way", async () => {
+    const groups = Array.from({ length: 199 }, (_, i) => `tn-many-${i}`);
+    const many = await gatewayUser(env, gw.url, "tn-many", [...groups, "tn-team"]);
+    assert.deepEqual(names(await ok(kubectl(many, "get", "namespaces", "-o", "name"))), ["tn-team-ns"]);
+  });
+
+  it("kubectl get namespaces -w shows only visible namespaces, including ones created later", async () => {
+    const watcher = spawn("kubectl", ["--kubeconfig", alice, "get", "namespaces", "-w", "-o", "name"]);
+    let seen = "";
+    watcher.stdout.on("data", (d) => {
+      seen += d;
+    });
+    try {
+      await new Promise((r) => setTimeout(r, 1500));
+      await ok(admin("create", "namespace", "tn-gas-late"));
+      await ok(admin("label", "namespace", "tn-gas-late", "kubegate.dev/tenant=gas"));
+      await ok(admin("create", "namespace", "tn-oil-late"));
+      await ok(admin("label", "namespace", "tn-oil-late", "kubegate.dev/tenant=oil"));
+      const t0 = Date.now();
+      while (!seen.includes("tn-oil-late") && Date.now() - t0 < 10_000)
+        await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, 300));
+      assert.match(seen, /namespace\/tn-oil-dev/);
+      assert.match(seen, /namespace\/tn-oil-late/);
+      assert.doesNotMatch(seen, /tn-gas|kube-system|default/);
+    } finally {
+      watcher.kill();
+    }
+  });
+});
+
+describe("tenancy: storage classes (the seed's name + regex table)", () => {
+  it("an owner with StorageClasses proxySettings sees the allowed names and the \\w+fs regex", async () => {
+    assert.deepEqual(names(await ok(kubectl(alice, "get", "storageclasses", "-o", "name"))), [
+      "cephfs",
+      "glusterfs",
+    ]);
+    const table = await ok(kubectl(alice, "get", "storageclasses"));
+    assert.match(table, /^NAME\s+PROVISIONER/);
+    assert.doesNotMatch(table, /local-ssd|standard/);
+    assert.equal((await kubectl(alice, "get", "storageclass", "local-ssd")).code === 0, false);
+  });
+
+  it("a label selector wins over names; a user the model grants nothing gets the apiserver's answer", async () => {
+    const gasOwner = await gatewayUser(env, gw.url, "tn-gus", ["tn-gas-owners"]);
+    assert.deepEqual(names(await ok(kubectl(gasOwner, "get", "storageclasses", "-o", "name"))), [
+      "local-ssd",
+    ]);
+    const rob = await gatewayUser(env, gw.url, "tn-rob");
+    const r = await kubectl(rob, "get", "storageclasses", "-o", "name");
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /User "tn-rob" cannot list resource "storageclasses"/);
+  });
+
+  it("a ProxySetting grants a non-owner the same view", async () => {
+    const bob = await gatewayUser(env, gw.url, "tn-bob");
+    assert.deepEqual(names(await ok(kubectl(bob, "get", "storageclasses", "-o", "name"))), [
+      "cephfs",
+      "glusterfs",
+    ]);
+    // A ProxySetting grants the kinds it names, not the tenant's namespaces.
+    const ns = await kubectl(bob, "get", "namespaces", "-o", "name");
+    assert.notEqual(ns.code, 0);
+    assert.match(ns.stderr, /User "tn-bob" cannot list resource "namespaces"/);
+  });
+});
