@@ -16,8 +16,8 @@ export interface ListQuery {
   continue?: string;
 }
 
-/** Extra visibility the tenancy model adds on top of the team label (tenants, RoleBindings). */
-export type NamespaceVisibility = (user: UserInfo, ns: Namespace) => boolean;
+/** Extra visibility the tenancy model adds on top of the team label (tenants, RoleBindings), per user. */
+export type NamespaceVisibility = (user: UserInfo) => (ns: Namespace) => boolean;
 
 export interface NamespaceView {
   informer: Informer<Namespace>;
@@ -39,10 +39,11 @@ export async function visibleNamespaces(view: NamespaceView, user: UserInfo): Pr
   const all = [...view.informer.list()];
   if (decision.allowed) return all;
   const groups = new Set(user.groups);
+  const extra = view.extraVisibility?.(user);
   return all.filter((ns) => {
     const team = view.teamLabel ? ns.metadata.labels?.[view.teamLabel] : undefined;
     if (team !== undefined && groups.has(team)) return true;
-    return view.extraVisibility?.(user, ns) ?? false;
+    return extra?.(ns) ?? false;
   });
 }
 

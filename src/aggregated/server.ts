@@ -9,7 +9,9 @@ import { Reviews } from "../kube/reviews.ts";
 import { wantsTable } from "../kube/table.ts";
 import { Upstream } from "../kube/upstream.ts";
 import type { Logger } from "../observability/logger.ts";
+import { type FilteredKind, filteredKind } from "../resources/kinds.ts";
 import { forbidden, StatusError, status, toStatus, unauthorized } from "../status/status.ts";
+import { TenancyIndex } from "../tenancy/index.ts";
 import { AUTH_CONFIGMAP, type AuthConfig, parseAuthConfig } from "./auth-config.ts";
 import { authenticateAggregated } from "./authenticate.ts";
 import {
@@ -39,6 +41,8 @@ export interface AggregatedOptions {
   upstream: Connection;
   teamLabel?: string;
   extraVisibility?: NamespaceVisibility;
+  /** Adds the tenancy model's namespaces (tenants owned, RoleBindings) to mynamespace. */
+  tenancy?: { tenantLabel: string };
   reloadIntervalMs?: number;
   log: Logger;
 }
@@ -65,6 +69,13 @@ export async function startAggregated(o: AggregatedOptions): Promise<RunningAggr
   const upstream = new Upstream(o.upstream, { connections: 32 });
   const reviews = new Reviews(upstream);
   const namespaces = new Informer<Namespace>(upstream, "/api/v1/namespaces", o.log).start();
+  const tenancy = o.tenancy
+    ? new TenancyIndex(upstream, { tenantLabel: o.tenancy.tenantLabel }, o.log).start()
+    : undefined;
+  const namespaceKind = filteredKind("", "namespaces") as FilteredKind;
+  const extraVisibility: NamespaceVisibility | undefined = tenancy
+    ? (user) => tenancy.visibility(user, namespaceKind).visible
+    : o.extraVisibility;
   const authConfigMap = new Informer<KubeObject & { data?: Record<string, string> }>(
     upstream,
     `/api/v1/namespaces/${AUTH_CONFIGMAP.namespace}/configmaps?fieldSelector=metadata.name%3D${AUTH_CONFIGMAP.name}`,
@@ -208,7 +219,7 @@ export async function startAggregated(o: AggregatedOptions): Promise<RunningAggr
     informer: namespaces,
     reviews,
     ...(o.teamLabel ? { teamLabel: o.teamLabel } : {}),
-    ...(o.extraVisibility ? { extraVisibility: o.extraVisibility } : {}),
+    ...(extraVisibility ? { extraVisibility } : {}),
   };
   app.get(`/apis/${GROUP_VERSION}/mynamespace`, async (req, reply) => {
     const visible = await visibleNamespaces(namespaceView, req.user as UserInfo);
@@ -234,6 +245,7 @@ export async function startAggregated(o: AggregatedOptions): Promise<RunningAggr
     close: async () => {
       clearInterval(reloadTimer);
       namespaces.stop();
+      tenancy?.stop();
       authConfigMap.stop();
       await app.close();
       await upstream.close();

@@ -17,6 +17,8 @@ const schema = z.object({
     )
     .optional(),
   reloadInterval: duration,
+  tenancy: z.boolean(),
+  tenantLabel: z.string().min(1),
 });
 
 export function apiserverCommand(): Command {
@@ -31,6 +33,12 @@ export function apiserverCommand(): Command {
     )
     .option("--team-label <key>", "namespace label whose value names the team (a group) that may see it")
     .option("--reload-interval <duration>", "how often the certificate files are checked for changes", "10s")
+    .option(
+      "--tenancy",
+      "mynamespace also lists namespaces the tenancy model grants (tenants owned, RoleBindings)",
+      false,
+    )
+    .option("--tenant-label <key>", "label naming a namespace's tenant", "kubegate.dev/tenant")
     .action(async (raw) => {
       const o = parseOptions(schema, raw);
       // Loaded on use: `kubegate certs` should not pay for the servers' dependencies.
@@ -41,6 +49,7 @@ export function apiserverCommand(): Command {
         tls: { certFile: o.tlsCert, keyFile: o.tlsKey },
         upstream: loadConnection(o.kubeconfig),
         ...(o.teamLabel ? { teamLabel: o.teamLabel } : {}),
+        ...(o.tenancy ? { tenancy: { tenantLabel: o.tenantLabel } } : {}),
         reloadIntervalMs: o.reloadInterval,
         log,
       });

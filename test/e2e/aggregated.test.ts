@@ -4,6 +4,7 @@ import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
 import { useCluster } from "../cluster/harness.ts";
 import { startGatewayProcess, startKubegate } from "../support/gateway-process.ts";
 import { rawRequest } from "../support/https-client.ts";
@@ -60,15 +61,19 @@ await ok(
     "--user=kubegate-e2e-aggregated",
   ),
 );
-await ok(
-  admin(
-    "create",
-    "clusterrole",
-    "kubegate-e2e-aggregated-ns",
-    "--verb=get,list,watch",
-    "--resource=namespaces",
-  ),
+await writeFile(
+  at("server-rbac.yaml"),
+  `
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: { name: kubegate-e2e-aggregated-ns }
+rules:
+- { apiGroups: [""], resources: [namespaces], verbs: [get, list, watch] }
+- { apiGroups: [rbac.authorization.k8s.io], resources: [rolebindings], verbs: [list, watch] }
+- { apiGroups: [tenancy.kubegate.dev], resources: [tenants, proxysettings], verbs: [list, watch] }
+`,
 );
+await ok(admin("apply", "-f", at("server-rbac.yaml")));
 await ok(
   admin(
     "create",
@@ -90,9 +95,11 @@ await ok(
   ),
 );
 
+await ok(admin("apply", "-f", fileURLToPath(new URL("../../deploy/base/crds.yaml", import.meta.url))));
+await ok(admin("wait", "--for=condition=Established", "crd/tenants.tenancy.kubegate.dev", "--timeout=30s"));
 const server = await startKubegate("apiserver", [
   ...["--listen", "127.0.0.1:0", "--tls-cert", at("tls.crt"), "--tls-key", at("tls.key")],
-  ...["--kubeconfig", serverKubeconfig, "--team-label", "team"],
+  ...["--kubeconfig", serverKubeconfig, "--team-label", "team", "--tenancy"],
 ]);
 after(() => server.stop());
 const port = new URL(server.url).port;
@@ -306,6 +313,45 @@ describe("aggregated API server behind the real kube-apiserver", () => {
       ),
     );
     assert.equal(selected.items.length, 0);
+  });
+
+  it("mynamespace adds what the tenancy model grants: tenants owned and RoleBindings", async () => {
+    await ok(admin("create", "namespace", "agg-t-one"));
+    await ok(admin("label", "namespace", "agg-t-one", "kubegate.dev/tenant=aggt"));
+    await ok(admin("create", "namespace", "agg-bound"));
+    await ok(
+      admin(
+        "create",
+        "rolebinding",
+        "agg-tom-view",
+        "-n",
+        "agg-bound",
+        "--clusterrole=view",
+        "--user=agg-tom",
+      ),
+    );
+    await writeFile(
+      at("tenant.yaml"),
+      "{ apiVersion: tenancy.kubegate.dev/v1beta1, kind: Tenant, metadata: { name: aggt }, spec: { owners: [{ kind: User, name: agg-tom }] } }",
+    );
+    await ok(admin("apply", "-f", at("tenant.yaml")));
+    const tom = await makeUserKubeconfig({
+      dir,
+      name: "agg-tom",
+      groups: ["agg-readers"],
+      signer: cluster.ca,
+      server: cluster.server,
+      serverCa: cluster.ca.cert,
+    });
+    const t0 = Date.now();
+    let got: string[] = [];
+    while (got.length < 2 && Date.now() - t0 < 5000) {
+      const list = JSON.parse(
+        await ok(kubectl(tom, "get", "--raw", "/apis/custom.api.local/v1/mynamespace")),
+      );
+      got = list.items.map((n: { metadata: { name: string } }) => n.metadata.name);
+    }
+    assert.deepEqual(got, ["agg-bound", "agg-t-one"]);
   });
 
   it("mynamespace lists everything for a user RBAC lets list namespaces", async () => {

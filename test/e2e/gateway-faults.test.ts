@@ -174,14 +174,14 @@ describe("gateway: upgrade tunnel and drain (loopback upstream)", async () => {
   };
 
   /** Sends a raw upgrade request through the gateway; returns the socket and what came back first. */
-  function upgrade(path: string, extraHeaders = "") {
+  function upgrade(path: string, extraHeaders = "", protocol = "SPDY/3.1") {
     const url = new URL(gw.url);
     return new Promise<{ socket: Socket; head: string }>((resolve, reject) => {
       const socket = tlsConnect(
         { host: url.hostname, port: Number(url.port), ...tls, ALPNProtocols: ["http/1.1"] },
         () => {
           socket.write(
-            `POST ${path} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\n` +
+            `POST ${path} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: ${protocol}\r\n` +
               `X-Stream-Protocol-Version: v4.channel.k8s.io\r\n${extraHeaders}\r\n`,
           );
         },
@@ -224,6 +224,25 @@ describe("gateway: upgrade tunnel and drain (loopback upstream)", async () => {
     assert.equal(sent["impersonate-group"], "gw-ops");
     assert.equal(sent.authorization, "Bearer gateway-own-token");
     assert.equal(sent["x-remote-user"], undefined);
+    assert.equal(sent.upgrade, "SPDY/3.1");
+
+    // WebSocket (kubectl's default since 1.31) takes the same tunnel.
+    const ws = await upgrade(
+      "/api/v1/namespaces/ns/pods/p/portforward?ports=80",
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: v4.channel.k8s.io\r\n",
+      "websocket",
+    );
+    assert.match(ws.head, /^HTTP\/1\.1 101/);
+    const wsReply = await new Promise<string>((resolve) => {
+      ws.socket.once("data", (d) => resolve(d.toString()));
+      ws.socket.write("frame");
+    });
+    assert.equal(wsReply, "echo:frame");
+    ws.socket.destroy();
+    const wsSent = fake.seen.at(-1) as IncomingHttpHeaders;
+    assert.equal(wsSent.upgrade, "websocket");
+    assert.equal(wsSent["sec-websocket-protocol"], "v4.channel.k8s.io");
+    assert.equal(wsSent["impersonate-user"], "gw-dave");
   });
 
   it("passes a refused upgrade back as it came and closes the connection", async () => {
