@@ -48,7 +48,7 @@ rules:
   verbs: [get, list, watch]
 - apiGroups: [storage.k8s.io, networking.k8s.io, scheduling.k8s.io, node.k8s.io]
   resources: [storageclasses, ingressclasses, priorityclasses, runtimeclasses]
-  verbs: [get, list, watch]
+  verbs: [get, list, watch, update, patch, delete]
 - apiGroups: [rbac.authorization.k8s.io]
   resources: [rolebindings]
   verbs: [list, watch]
@@ -91,8 +91,19 @@ spec:
   owners:
   - kind: User
     name: tn-alice
-    proxySettings: [{ kind: StorageClasses, operations: [List] }]
+    proxySettings:
+    - { kind: StorageClasses, operations: [List, Update] }
+    - { kind: Nodes }
+    - { kind: IngressClasses }
+    - { kind: PriorityClasses }
+    - { kind: RuntimeClasses }
+    - { kind: PersistentVolumes }
+  nodeSelector: { pool: oil }
   storageClasses: { allowed: [cephfs], allowedRegex: "\\\\w+fs" }
+  ingressClasses: { allowedRegex: "\\\\w+-lb" }
+  priorityClasses: { allowedRegex: "\\\\w+priority" }
+  runtimeClasses:
+    selector: { matchExpressions: [{ key: capsule.clastix.io/qos, operator: Exists }] }
 ---
 apiVersion: tenancy.kubegate.dev/v1beta1
 kind: Tenant
@@ -118,6 +129,22 @@ await ok(
   admin("create", "rolebinding", "tn-rob-view", "-n", "tn-bound", "--clusterrole=view", "--user=tn-rob"),
 );
 
+await apply(
+  "cluster-objects.yaml",
+  [
+    "{ apiVersion: v1, kind: Node, metadata: { name: tn-node-oil, labels: { pool: oil } } }",
+    "{ apiVersion: v1, kind: Node, metadata: { name: tn-node-gas, labels: { pool: gas } } }",
+    "{ apiVersion: networking.k8s.io/v1, kind: IngressClass, metadata: { name: nginx-lb }, spec: { controller: example.com/nginx } }",
+    "{ apiVersion: networking.k8s.io/v1, kind: IngressClass, metadata: { name: haproxy-lb }, spec: { controller: example.com/haproxy } }",
+    "{ apiVersion: networking.k8s.io/v1, kind: IngressClass, metadata: { name: internal }, spec: { controller: example.com/internal } }",
+    "{ apiVersion: scheduling.k8s.io/v1, kind: PriorityClass, metadata: { name: highpriority }, value: 1000 }",
+    "{ apiVersion: scheduling.k8s.io/v1, kind: PriorityClass, metadata: { name: batch-low }, value: 10 }",
+    "{ apiVersion: node.k8s.io/v1, kind: RuntimeClass, metadata: { name: gvisor, labels: { capsule.clastix.io/qos: low } }, handler: runsc }",
+    "{ apiVersion: node.k8s.io/v1, kind: RuntimeClass, metadata: { name: kata }, handler: kata }",
+    "{ apiVersion: v1, kind: PersistentVolume, metadata: { name: tn-pv-oil, labels: { kubegate.dev/tenant: oil } }, spec: { capacity: { storage: 1Gi }, accessModes: [ReadWriteOnce], hostPath: { path: /tmp/tn-oil } } }",
+    "{ apiVersion: v1, kind: PersistentVolume, metadata: { name: tn-pv-gas, labels: { kubegate.dev/tenant: gas } }, spec: { capacity: { storage: 1Gi }, accessModes: [ReadWriteOnce], hostPath: { path: /tmp/tn-gas } } }",
+  ].join("\n---\n"),
+);
 const gw = await startGatewayProcess(
   gatewayArgs(env, ["--tenancy", "--team-label", "team", "--ignored-group", "tn-platform"]),
 );
@@ -243,5 +270,38 @@ describe("tenancy: storage classes (the seed's name + regex table)", () => {
     const ns = await kubectl(bob, "get", "namespaces", "-o", "name");
     assert.notEqual(ns.code, 0);
     assert.match(ns.stderr, /User "tn-bob" cannot list resource "namespaces"/);
+  });
+});
+
+describe("tenancy: the seed's other tables, nodes and persistent volumes", () => {
+  it("ingress classes by \\w+-lb, priority classes by \\w+priority, runtime classes by label Exists", async () => {
+    assert.deepEqual(names(await ok(kubectl(alice, "get", "ingressclasses", "-o", "name"))), [
+      "haproxy-lb",
+      "nginx-lb",
+    ]);
+    assert.deepEqual(names(await ok(kubectl(alice, "get", "priorityclasses", "-o", "name"))), [
+      "highpriority",
+    ]);
+    assert.deepEqual(names(await ok(kubectl(alice, "get", "runtimeclasses", "-o", "name"))), ["gvisor"]);
+  });
+
+  it("nodes by the tenant's nodeSelector, persistent volumes by the tenant label", async () => {
+    assert.deepEqual(names(await ok(kubectl(alice, "get", "nodes", "-o", "name"))), ["tn-node-oil"]);
+    assert.match(await ok(kubectl(alice, "get", "node", "tn-node-oil")), /tn-node-oil/);
+    assert.notEqual((await kubectl(alice, "get", "node", "tn-node-gas")).code, 0);
+    assert.deepEqual(names(await ok(kubectl(alice, "get", "persistentvolumes", "-o", "name"))), [
+      "tn-pv-oil",
+    ]);
+  });
+
+  it("Update is done when granted; Delete, not granted, is the apiserver's 403", async () => {
+    await ok(kubectl(alice, "label", "storageclass", "cephfs", "owner=oil"));
+    assert.match(await ok(admin("get", "storageclass", "cephfs", "--show-labels")), /owner=oil/);
+    const denied = await kubectl(alice, "delete", "storageclass", "glusterfs");
+    assert.notEqual(denied.code, 0);
+    assert.match(denied.stderr, /User "tn-alice" cannot delete resource "storageclasses"/);
+    assert.equal((await admin("get", "storageclass", "glusterfs")).code, 0, "still there");
+    const invisible = await kubectl(alice, "label", "storageclass", "standard", "owner=oil");
+    assert.notEqual(invisible.code, 0, "an invisible class is not updated by the gateway");
   });
 });
