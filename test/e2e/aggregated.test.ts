@@ -9,18 +9,13 @@ import { useCluster } from "../cluster/harness.ts";
 import { startGatewayProcess, startKubegate } from "../support/gateway-process.ts";
 import { rawRequest } from "../support/https-client.ts";
 import { gatewayArgs, gatewayUser, prepareGatewayEnv } from "./gateway-env.ts";
-import { kubectl, kubegate } from "./run.ts";
+import { kubectl, kubegate, ok } from "./run.ts";
 import { makeUserKubeconfig } from "./users.ts";
 
 const cluster = await useCluster();
 const dir = await mkdtemp(join(tmpdir(), "kubegate-agg-"));
 const at = (n: string) => join(dir, n);
 const admin = (...args: string[]) => kubectl(cluster.adminKubeconfig, ...args);
-async function ok(p: Promise<{ code: number; stdout: string; stderr: string }>) {
-  const r = await p;
-  assert.equal(r.code, 0, r.stderr);
-  return r.stdout;
-}
 const pem = (p: string) => readFileSync(p, "utf8");
 
 // Serving certificate for the Service name the aggregator dials (<svc>.<ns>.svc), from our own CA.

@@ -15,6 +15,7 @@ import { renderKubeconfig } from "../../src/pki/kubeconfig.ts";
 import { useCluster } from "../cluster/harness.ts";
 import { startGatewayProcess } from "../support/gateway-process.ts";
 import { rawRequest } from "../support/https-client.ts";
+import { servedFingerprint } from "../support/tls.ts";
 import { gatewayArgs, gatewayUser, prepareGatewayEnv } from "./gateway-env.ts";
 import { kubectl, kubegate } from "./run.ts";
 
@@ -276,18 +277,7 @@ describe("gateway: upgrade tunnel and drain (loopback upstream)", async () => {
   });
 
   it("reloads a rotated serving certificate from disk without a restart", async () => {
-    const fingerprint = () =>
-      new Promise<string>((resolve, reject) => {
-        const url = new URL(gw.url);
-        const s = tlsConnect(
-          { host: url.hostname, port: Number(url.port), rejectUnauthorized: false },
-          () => {
-            resolve(new X509Certificate(s.getPeerX509Certificate()?.raw ?? Buffer.alloc(0)).fingerprint256);
-            s.destroy();
-          },
-        );
-        s.on("error", reject);
-      });
+    const fingerprint = () => servedFingerprint(gw.url);
     const before = await fingerprint();
     const ca = await createCA("rotated-ca");
     const next = await createServerCert(ca, { cn: "localhost", ipAddresses: ["127.0.0.1"] });

@@ -9,7 +9,7 @@ import { useCluster } from "../cluster/harness.ts";
 import { startGatewayProcess } from "../support/gateway-process.ts";
 import { rawRequest } from "../support/https-client.ts";
 import { gatewayArgs, gatewayUser, prepareGatewayEnv, readText, tokenKubeconfig } from "./gateway-env.ts";
-import { kubectl } from "./run.ts";
+import { kubectl, ok } from "./run.ts";
 
 const cluster = await useCluster();
 const env = await prepareGatewayEnv(cluster);
@@ -18,11 +18,6 @@ const gateway = await startGatewayProcess(gatewayArgs(env, ["--audit-log", audit
 after(() => gateway.stop());
 
 const admin = (...args: string[]) => kubectl(cluster.adminKubeconfig, ...args);
-async function ok(p: Promise<{ code: number; stdout: string; stderr: string }>) {
-  const r = await p;
-  assert.equal(r.code, 0, r.stderr);
-  return r.stdout;
-}
 const whoami = async (kubeconfig: string, ...args: string[]) =>
   JSON.parse(await ok(kubectl(kubeconfig, "auth", "whoami", "-o", "json", ...args))).status.userInfo as {
     username: string;

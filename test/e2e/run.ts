@@ -44,3 +44,10 @@ const KUBEGATE_BIN = fileURLToPath(new URL("../../bin/kubegate.js", import.meta.
 export function kubegate(...args: string[]): Promise<RunResult> {
   return run(process.execPath, [KUBEGATE_BIN, ...args]);
 }
+
+/** Awaits a command that must succeed and returns its stdout; a failure fails the test with stderr. */
+export async function ok(p: Promise<RunResult>): Promise<string> {
+  const r = await p;
+  if (r.code !== 0) throw new Error(`command failed (${r.code}): ${r.stderr}`);
+  return r.stdout;
+}

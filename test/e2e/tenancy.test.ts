@@ -7,16 +7,11 @@ import { fileURLToPath } from "node:url";
 import { useCluster } from "../cluster/harness.ts";
 import { startGatewayProcess } from "../support/gateway-process.ts";
 import { gatewayArgs, gatewayUser, prepareGatewayEnv } from "./gateway-env.ts";
-import { kubectl } from "./run.ts";
+import { kubectl, ok } from "./run.ts";
 
 const cluster = await useCluster();
 const env = await prepareGatewayEnv(cluster);
 const admin = (...args: string[]) => kubectl(cluster.adminKubeconfig, ...args);
-async function ok(p: Promise<{ code: number; stdout: string; stderr: string }>) {
-  const r = await p;
-  assert.equal(r.code, 0, r.stderr);
-  return r.stdout;
-}
 async function apply(name: string, yaml: string) {
   const file = join(env.dir, name);
   await writeFile(file, yaml);

@@ -5,22 +5,17 @@ import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { connect as tlsConnect } from "node:tls";
 import { parse, stringify } from "yaml";
 import { useCluster } from "../cluster/harness.ts";
 import { startKubegate } from "../support/gateway-process.ts";
 import { rawRequest } from "../support/https-client.ts";
-import { kubectl, kubegate } from "./run.ts";
+import { servedFingerprint } from "../support/tls.ts";
+import { kubectl, kubegate, ok } from "./run.ts";
 
 const cluster = await useCluster();
 const dir = await mkdtemp(join(tmpdir(), "kubegate-webhook-"));
 const at = (n: string) => join(dir, n);
 const admin = (...args: string[]) => kubectl(cluster.adminKubeconfig, ...args);
-async function ok(p: Promise<{ code: number; stdout: string; stderr: string }>) {
-  const r = await p;
-  assert.equal(r.code, 0, r.stderr);
-  return r.stdout;
-}
 const FQDN = "api.kubegate.example.";
 
 await ok(
@@ -240,15 +235,7 @@ describe("pod webhook on the real apiserver", () => {
       "200ms",
     ]);
     try {
-      const served = () =>
-        new Promise<string>((resolve, reject) => {
-          const u = new URL(rotating.url);
-          const s = tlsConnect({ host: u.hostname, port: Number(u.port), rejectUnauthorized: false }, () => {
-            resolve(s.getPeerX509Certificate()?.fingerprint256 ?? "");
-            s.destroy();
-          });
-          s.on("error", reject);
-        });
+      const served = () => servedFingerprint(rotating.url);
       const before = await served();
       await ok(
         kubegate(
