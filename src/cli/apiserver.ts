@@ -53,11 +53,13 @@ export function apiserverCommand(): Command {
         reloadIntervalMs: o.reloadInterval,
         log,
       });
-      console.log(`kubegate apiserver listening on ${server.url}`);
       await new Promise<void>((resolve) => {
         const stop = () => void server.close().then(resolve);
         process.once("SIGTERM", stop);
         process.once("SIGINT", stop);
+        // Printed once the signal handlers are in place (whoever reads it may stop us at once);
+        // tests and scripts read the bound address (port 0 = any free port) from it.
+        console.log(`kubegate apiserver listening on ${server.url}`);
       });
       // Everything is drained and closed; exit now rather than wait for stray timers of libraries.
       log.flush(() => process.exit(0));

@@ -180,10 +180,6 @@ export function gatewayCommand(): Command {
         shutdownGraceMs: o.shutdownGrace,
         log,
       });
-      // Tests and scripts read the bound address (port 0 = any free port) from this line.
-      console.log(
-        `kubegate gateway listening on ${gateway.url}${gateway.metricsUrl ? ` metrics ${gateway.metricsUrl}` : ""}`,
-      );
       await new Promise<void>((resolve) => {
         const stop = (signal: string) => {
           log.info({ signal }, "shutting down: draining requests in flight");
@@ -191,6 +187,11 @@ export function gatewayCommand(): Command {
         };
         process.once("SIGTERM", () => stop("SIGTERM"));
         process.once("SIGINT", () => stop("SIGINT"));
+        // Printed once the signal handlers are in place (whoever reads it may stop us at once);
+        // tests and scripts read the bound address (port 0 = any free port) from it.
+        console.log(
+          `kubegate gateway listening on ${gateway.url}${gateway.metricsUrl ? ` metrics ${gateway.metricsUrl}` : ""}`,
+        );
       });
       log.info("gateway stopped");
       // Everything is drained and closed; exit now rather than wait for stray timers of libraries.

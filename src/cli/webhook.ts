@@ -54,11 +54,13 @@ export function webhookCommand(): Command {
         reloadIntervalMs: o.reloadInterval,
         log,
       });
-      console.log(`kubegate webhook listening on ${server.url}${WEBHOOK_PATH}`);
       await new Promise<void>((resolve) => {
         const stop = () => void server.close().then(resolve);
         process.once("SIGTERM", stop);
         process.once("SIGINT", stop);
+        // Printed once the signal handlers are in place (whoever reads it may stop us at once);
+        // tests and scripts read the bound address (port 0 = any free port) from it.
+        console.log(`kubegate webhook listening on ${server.url}${WEBHOOK_PATH}`);
       });
       // Everything is drained and closed; exit now rather than wait for stray timers of libraries.
       log.flush(() => process.exit(0));

@@ -28,6 +28,8 @@ export function run(
       stderr += d;
     });
     child.on("error", reject);
+    // A program that exits before reading its input must not fail the test with EPIPE.
+    child.stdin.on("error", () => undefined);
     child.on("close", (code, signal) => resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr }));
     child.stdin.end(options.input ?? "");
   });
