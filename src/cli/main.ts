@@ -1,9 +1,11 @@
 import { Command, CommanderError } from "commander";
 import { KubegateError } from "../status/errors.ts";
 import { apiserverCommand } from "./apiserver.ts";
+import { apiserverProxyCommand } from "./apiserver-proxy.ts";
 import { certsCommand } from "./certs.ts";
 import { gatewayCommand } from "./gateway.ts";
 import { kubeconfigCommand } from "./kubeconfig.ts";
+import { nodeAgentCommand } from "./node-agent.ts";
 import { webhookCommand } from "./webhook.ts";
 
 export function buildProgram(): Command {
@@ -17,6 +19,8 @@ export function buildProgram(): Command {
   program.addCommand(gatewayCommand());
   program.addCommand(apiserverCommand());
   program.addCommand(webhookCommand());
+  program.addCommand(nodeAgentCommand());
+  program.addCommand(apiserverProxyCommand());
   for (const cmd of program.commands) {
     cmd.exitOverride().showHelpAfterError("(add --help for usage)");
     for (const sub of cmd.commands) sub.exitOverride().showHelpAfterError("(add --help for usage)");
