@@ -83,17 +83,9 @@ export const SUPPORTED_SIGNING_ALGS: readonly string[] = [
  * Default accepted algorithms: RSA (PKCS#1 v1.5 and PSS) and ECDSA. kube-apiserver accepts only RS256
  * by default; key types keep algorithms from being confused with each other, so a wider default is safe.
  */
-export const DEFAULT_SIGNING_ALGS: readonly string[] = [
-  "RS256",
-  "RS384",
-  "RS512",
-  "PS256",
-  "PS384",
-  "PS512",
-  "ES256",
-  "ES384",
-  "ES512",
-];
+export const DEFAULT_SIGNING_ALGS: readonly string[] = SUPPORTED_SIGNING_ALGS.filter(
+  (alg) => alg !== "EdDSA",
+);
 
 const DEFAULT_USERNAME_CLAIM = "preferred_username";
 const DEFAULT_CLOCK_TOLERANCE_SEC = 10;

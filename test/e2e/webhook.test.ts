@@ -204,24 +204,22 @@ describe("pod webhook on the real apiserver", () => {
 
   it("reloads a rotated certificate from --cert-dir without a restart", async () => {
     const certDir = join(dir, "rotating");
-    await ok(
-      kubegate(
-        "certs",
-        "server",
-        "--ca-cert",
-        at("ca.crt"),
-        "--ca-key",
-        at("ca.key"),
-        "--cn",
-        "localhost",
-        "--ip",
-        "127.0.0.1",
-        "--out-cert",
-        join(certDir, "tls.crt"),
-        "--out-key",
-        join(certDir, "tls.key"),
-      ),
-    );
+    const issue = () =>
+      ok(
+        kubegate(
+          ...["certs", "server", "--ca-cert", at("ca.crt"), "--ca-key", at("ca.key"), "--cn", "localhost"],
+          ...[
+            "--ip",
+            "127.0.0.1",
+            "--out-cert",
+            join(certDir, "tls.crt"),
+            "--out-key",
+            join(certDir, "tls.key"),
+            "--force",
+          ],
+        ),
+      );
+    await issue();
     const rotating = await startKubegate("webhook", [
       "--apiserver-fqdn",
       FQDN,
@@ -237,25 +235,7 @@ describe("pod webhook on the real apiserver", () => {
     try {
       const served = () => servedFingerprint(rotating.url);
       const before = await served();
-      await ok(
-        kubegate(
-          "certs",
-          "server",
-          "--ca-cert",
-          at("ca.crt"),
-          "--ca-key",
-          at("ca.key"),
-          "--cn",
-          "localhost",
-          "--ip",
-          "127.0.0.1",
-          "--out-cert",
-          join(certDir, "tls.crt"),
-          "--out-key",
-          join(certDir, "tls.key"),
-          "--force",
-        ),
-      );
+      await issue();
       const expected = new X509Certificate(readFileSync(join(certDir, "tls.crt"))).fingerprint256;
       assert.notEqual(before, expected);
       const t0 = Date.now();
