@@ -1,9 +1,9 @@
 import { Command } from "commander";
 import { parseOptions } from "../config/validate.ts";
 import { apiserverProxySchema } from "../node/options.ts";
-import { signalled } from "../node/signals.ts";
 import { createLogger } from "../observability/logger.ts";
 import { KubegateError } from "../status/errors.ts";
+import { serveUntilSignalled, signalled } from "./signals.ts";
 
 const hints: Record<string, string> = {
   EADDRNOTAVAIL:
@@ -61,11 +61,11 @@ export function apiserverProxyCommand(): Command {
         { url: proxy.url, upstream: o.upstream, proxyProtocol: o.proxyProtocol ?? "none" },
         "apiserver-proxy listening",
       );
-      console.log(
+      await serveUntilSignalled(
+        log,
         `kubegate apiserver-proxy listening on ${proxy.url}${proxy.metricsUrl ? ` metrics ${proxy.metricsUrl}` : ""}`,
+        stopSignal,
+        () => proxy.close(),
       );
-      log.info({ signal: await stopSignal }, "apiserver-proxy stopping");
-      await proxy.close();
-      log.flush(() => process.exit(0));
     });
 }

@@ -3,6 +3,7 @@ import { z } from "zod";
 import { duration, hostPort, parseOptions, path } from "../config/validate.ts";
 import { loadConnection } from "../kube/connection.ts";
 import { createLogger } from "../observability/logger.ts";
+import { serveUntilSignalled, signalled } from "./signals.ts";
 
 const schema = z.object({
   listen: hostPort,
@@ -44,6 +45,8 @@ export function apiserverCommand(): Command {
       // Loaded on use: `kubegate certs` should not pay for the servers' dependencies.
       const { startAggregated } = await import("../aggregated/server.ts");
       const log = createLogger();
+      // Before anything is announced: a signal sent the moment the listening line is read must not kill us.
+      const stopSignal = signalled();
       const server = await startAggregated({
         listen: o.listen,
         tls: { certFile: o.tlsCert, keyFile: o.tlsKey },
@@ -53,15 +56,8 @@ export function apiserverCommand(): Command {
         reloadIntervalMs: o.reloadInterval,
         log,
       });
-      await new Promise<void>((resolve) => {
-        const stop = () => void server.close().then(resolve);
-        process.once("SIGTERM", stop);
-        process.once("SIGINT", stop);
-        // Printed once the signal handlers are in place (whoever reads it may stop us at once);
-        // tests and scripts read the bound address (port 0 = any free port) from it.
-        console.log(`kubegate apiserver listening on ${server.url}`);
-      });
-      // Everything is drained and closed; exit now rather than wait for stray timers of libraries.
-      log.flush(() => process.exit(0));
+      await serveUntilSignalled(log, `kubegate apiserver listening on ${server.url}`, stopSignal, () =>
+        server.close(),
+      );
     });
 }

@@ -4,6 +4,7 @@ import { duration, hostPort, parseOptions, path, repeated } from "../config/vali
 import { loadConnection } from "../kube/connection.ts";
 import { createLogger } from "../observability/logger.ts";
 import { KubegateError } from "../status/errors.ts";
+import { serveUntilSignalled, signalled } from "./signals.ts";
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -127,6 +128,8 @@ export function gatewayCommand(): Command {
       // Loaded on use: `kubegate certs` should not pay for the servers' dependencies.
       const { startGateway } = await import("../gateway/server.ts");
       const log = createLogger();
+      // Before anything is announced: a signal sent the moment the listening line is read must not kill us.
+      const stopSignal = signalled();
       const upstream = loadConnection(o.upstreamKubeconfig);
       const oidc =
         o.oidcIssuerUrl && o.oidcClientId
@@ -180,21 +183,11 @@ export function gatewayCommand(): Command {
         shutdownGraceMs: o.shutdownGrace,
         log,
       });
-      await new Promise<void>((resolve) => {
-        const stop = (signal: string) => {
-          log.info({ signal }, "shutting down: draining requests in flight");
-          void gateway.shutdown().then(resolve);
-        };
-        process.once("SIGTERM", () => stop("SIGTERM"));
-        process.once("SIGINT", () => stop("SIGINT"));
-        // Printed once the signal handlers are in place (whoever reads it may stop us at once);
-        // tests and scripts read the bound address (port 0 = any free port) from it.
-        console.log(
-          `kubegate gateway listening on ${gateway.url}${gateway.metricsUrl ? ` metrics ${gateway.metricsUrl}` : ""}`,
-        );
-      });
-      log.info("gateway stopped");
-      // Everything is drained and closed; exit now rather than wait for stray timers of libraries.
-      log.flush(() => process.exit(0));
+      await serveUntilSignalled(
+        log,
+        `kubegate gateway listening on ${gateway.url}${gateway.metricsUrl ? ` metrics ${gateway.metricsUrl}` : ""}`,
+        stopSignal,
+        () => gateway.shutdown(),
+      );
     });
 }

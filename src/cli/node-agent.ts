@@ -1,9 +1,9 @@
 import { Command } from "commander";
 import { parseOptions } from "../config/validate.ts";
 import { nodeAgentSchema } from "../node/options.ts";
-import { signalled } from "../node/signals.ts";
 import { createLogger } from "../observability/logger.ts";
 import { KubegateError } from "../status/errors.ts";
+import { signalled } from "./signals.ts";
 
 export function nodeAgentCommand(): Command {
   return new Command("node-agent")

@@ -6,6 +6,7 @@ const WEBHOOK_PATH = "/webhook/pod-apiserver-env";
 
 import { createLogger } from "../observability/logger.ts";
 import { isDnsName } from "../pki/certificates.ts";
+import { serveUntilSignalled, signalled } from "./signals.ts";
 
 const schema = z.object({
   apiserverFqdn: z
@@ -43,6 +44,8 @@ export function webhookCommand(): Command {
       // Loaded on use: `kubegate certs` should not pay for the servers' dependencies.
       const { startWebhook } = await import("../webhook/server.ts");
       const log = createLogger();
+      // Before anything is announced: a signal sent the moment the listening line is read must not kill us.
+      const stopSignal = signalled();
       const server = await startWebhook({
         apiserverFqdn: o.apiserverFqdn,
         certDir: o.certDir,
@@ -54,15 +57,11 @@ export function webhookCommand(): Command {
         reloadIntervalMs: o.reloadInterval,
         log,
       });
-      await new Promise<void>((resolve) => {
-        const stop = () => void server.close().then(resolve);
-        process.once("SIGTERM", stop);
-        process.once("SIGINT", stop);
-        // Printed once the signal handlers are in place (whoever reads it may stop us at once);
-        // tests and scripts read the bound address (port 0 = any free port) from it.
-        console.log(`kubegate webhook listening on ${server.url}${WEBHOOK_PATH}`);
-      });
-      // Everything is drained and closed; exit now rather than wait for stray timers of libraries.
-      log.flush(() => process.exit(0));
+      await serveUntilSignalled(
+        log,
+        `kubegate webhook listening on ${server.url}${WEBHOOK_PATH}`,
+        stopSignal,
+        () => server.close(),
+      );
     });
 }
