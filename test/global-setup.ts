@@ -3,7 +3,7 @@
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { down, up } from "./cluster/cluster.ts";
+import { down, up } from "../src/devcluster/cluster.ts";
 import { CLUSTER_DIR_ENV } from "./cluster/harness.ts";
 
 let dir: string | undefined;

@@ -1,8 +1,8 @@
 import { Command, CommanderError } from "commander";
 import { z } from "zod";
 import { parseOptions } from "../../src/config/validate.ts";
-import { ClusterSetupError, ensureBinaries } from "./build.ts";
-import { down, up } from "./cluster.ts";
+import { ClusterSetupError, ensureBinaries } from "../../src/devcluster/build.ts";
+import { down, up } from "../../src/devcluster/cluster.ts";
 
 const port = z.coerce.number().int().min(1, "must be 1-65535").max(65535, "must be 1-65535").optional();
 const upSchema = z.object({

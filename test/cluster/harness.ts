@@ -3,7 +3,7 @@ import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after } from "node:test";
-import { type ClusterInfo, clusterFile, down, readClusterInfo, up } from "./cluster.ts";
+import { type ClusterInfo, clusterFile, down, readClusterInfo, up } from "../../src/devcluster/cluster.ts";
 
 /** Environment variable through which the e2e global setup hands its running cluster to test files. */
 export const CLUSTER_DIR_ENV = "KUBEGATE_TEST_CLUSTER_DIR";

@@ -5,8 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import { ensureBinaries } from "../cluster/build.ts";
-import { type ClusterInfo, clusterFile, up } from "../cluster/cluster.ts";
+import { ensureBinaries } from "../../src/devcluster/build.ts";
+import { type ClusterInfo, clusterFile, up } from "../../src/devcluster/cluster.ts";
 import { kubectl, run } from "./run.ts";
 
 const CLUSTER_CLI = fileURLToPath(new URL("../cluster/cli.ts", import.meta.url));

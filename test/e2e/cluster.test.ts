@@ -4,8 +4,8 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import { KUBERNETES_VERSION } from "../../src/devcluster/versions.ts";
 import { useCluster } from "../cluster/harness.ts";
-import { KUBERNETES_VERSION } from "../cluster/versions.ts";
 import { kubectl, kubegate } from "./run.ts";
 import { makeUserKubeconfig } from "./users.ts";
 
@@ -78,7 +78,7 @@ describe("test cluster: failure paths", () => {
     await new Promise<void>((resolve) => blocker.listen(0, "127.0.0.1", resolve));
     const port = (blocker.address() as { port: number }).port;
     try {
-      const { up } = await import("../cluster/cluster.ts");
+      const { up } = await import("../../src/devcluster/cluster.ts");
       await assert.rejects(
         up({ dir: join(work, "busy"), apiserverPort: port, log: () => undefined }),
         new RegExp(`port ${port} on 127.0.0.1 is already in use`),

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { ClusterInfo } from "../cluster/cluster.ts";
+import type { ClusterInfo } from "../../src/devcluster/cluster.ts";
 import { kubectl, kubegate } from "./run.ts";
 import { makeUserKubeconfig } from "./users.ts";
 
