@@ -5,6 +5,7 @@ import { apiserverProxyCommand } from "./apiserver-proxy.ts";
 import { certsCommand } from "./certs.ts";
 import { gatewayCommand } from "./gateway.ts";
 import { kubeconfigCommand } from "./kubeconfig.ts";
+import { manifestsCommand } from "./manifests.ts";
 import { nodeAgentCommand } from "./node-agent.ts";
 import { webhookCommand } from "./webhook.ts";
 
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
   program.addCommand(webhookCommand());
   program.addCommand(nodeAgentCommand());
   program.addCommand(apiserverProxyCommand());
+  program.addCommand(manifestsCommand());
   for (const cmd of program.commands) {
     cmd.exitOverride().showHelpAfterError("(add --help for usage)");
     for (const sub of cmd.commands) sub.exitOverride().showHelpAfterError("(add --help for usage)");
