@@ -3,6 +3,12 @@
 // loads the TypeScript directly through tsx.
 import { existsSync } from "node:fs";
 
+// `kubegate manifests | head` closes the pipe early: that is the reader's choice, not an error.
+process.stdout.on("error", (err) => {
+  if (err.code === "EPIPE") process.exit(0);
+  throw err;
+});
+
 const compiled = new URL("../dist/cli/main.js", import.meta.url);
 let main;
 if (existsSync(compiled)) {
