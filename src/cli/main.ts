@@ -3,6 +3,7 @@ import { KubegateError } from "../status/errors.ts";
 import { apiserverCommand } from "./apiserver.ts";
 import { apiserverProxyCommand } from "./apiserver-proxy.ts";
 import { certsCommand } from "./certs.ts";
+import { devCommand } from "./dev.ts";
 import { gatewayCommand } from "./gateway.ts";
 import { kubeconfigCommand } from "./kubeconfig.ts";
 import { manifestsCommand } from "./manifests.ts";
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
   program.addCommand(nodeAgentCommand());
   program.addCommand(apiserverProxyCommand());
   program.addCommand(manifestsCommand());
+  program.addCommand(devCommand());
   for (const cmd of program.commands) {
     cmd.exitOverride().showHelpAfterError("(add --help for usage)");
     for (const sub of cmd.commands) sub.exitOverride().showHelpAfterError("(add --help for usage)");

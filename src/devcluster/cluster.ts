@@ -55,7 +55,7 @@ export async function readClusterInfo(dir: string): Promise<ClusterInfo> {
   return JSON.parse(await readFile(file, "utf8")) as ClusterInfo;
 }
 
-function alive(pid: number | undefined): boolean {
+export function alive(pid: number | undefined): boolean {
   if (!pid) return false;
   try {
     process.kill(pid, 0);
@@ -154,7 +154,7 @@ async function makePki(dir: string, server: string): Promise<Pki> {
 }
 
 /** Starts a process in its own process group, logging to a file, so it outlives `cluster up`. */
-function startDetached(binary: string, args: string[], logFile: string): number {
+export function startDetached(binary: string, args: string[], logFile: string): number {
   const fd = openSync(logFile, "a");
   const child = spawn(binary, args, { detached: true, stdio: ["ignore", fd, fd] });
   child.unref();
@@ -162,7 +162,7 @@ function startDetached(binary: string, args: string[], logFile: string): number 
   return child.pid;
 }
 
-async function waitFor(
+export async function waitFor(
   what: string,
   check: () => Promise<boolean>,
   pid: number,
@@ -183,7 +183,7 @@ async function waitFor(
   );
 }
 
-function httpsOk(url: string, ca: string, cert: string, key: string): Promise<boolean> {
+export function httpsOk(url: string, ca: string, cert: string, key: string): Promise<boolean> {
   return new Promise((resolveOk) => {
     const req = request(url, { ca, cert, key, timeout: 2000 }, (res) => {
       res.resume();
@@ -195,7 +195,7 @@ function httpsOk(url: string, ca: string, cert: string, key: string): Promise<bo
   });
 }
 
-async function httpOk(url: string): Promise<boolean> {
+export async function httpOk(url: string): Promise<boolean> {
   const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
   return res.ok;
 }
@@ -313,7 +313,7 @@ export async function up(options: UpOptions): Promise<ClusterInfo> {
   return info();
 }
 
-async function stop(pid: number, graceMs: number): Promise<void> {
+export async function stopProcess(pid: number, graceMs: number): Promise<void> {
   if (!alive(pid)) return;
   const signal = (sig: NodeJS.Signals) => {
     try {
@@ -338,8 +338,8 @@ async function stop(pid: number, graceMs: number): Promise<void> {
 export async function down(dir: string): Promise<void> {
   if (!existsSync(clusterFile(dir))) return;
   const info = await readClusterInfo(dir);
-  await stop(info.pids.apiserver, 5000);
-  await stop(info.pids.etcd, 5000);
+  await stopProcess(info.pids.apiserver, 5000);
+  await stopProcess(info.pids.etcd, 5000);
   await rm(join(resolve(dir), "etcd-data"), { recursive: true, force: true });
   await rm(clusterFile(dir), { force: true });
 }
