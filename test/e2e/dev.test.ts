@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import type { DevState } from "../../src/dev/environment.ts";
+import { alive } from "../../src/devcluster/cluster.ts";
 import { kubectl, kubegate, ok } from "./run.ts";
 
 // `dev up` starts a cluster of its own, as it does on a developer's machine.
@@ -18,16 +19,6 @@ const cluster = JSON.parse(readFileSync(join(dir, "cluster", "cluster.json"), "u
 const as = (user: string, ...args: string[]) => kubectl(state.kubeconfigs[user] as string, ...args);
 const names = async (user: string, ...args: string[]) =>
   (await ok(as(user, "get", ...args, "-o", "name"))).trim().split("\n").filter(Boolean).sort();
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  // PID 1 of a container may not reap: a zombie has stopped all the same.
-  return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
-}
 
 describe("kubegate dev", () => {
   it("comes up with progress on stderr and next steps on stdout", () => {
