@@ -9,6 +9,7 @@ import { Reviews } from "../kube/reviews.ts";
 import { wantsTable } from "../kube/table.ts";
 import { Upstream } from "../kube/upstream.ts";
 import type { Logger } from "../observability/logger.ts";
+import { checkServingPair } from "../pki/serving-pair.ts";
 import { type FilteredKind, filteredKind } from "../resources/kinds.ts";
 import { forbidden, StatusError, status, toStatus, unauthorized } from "../status/status.ts";
 import { TenancyIndex } from "../tenancy/index.ts";
@@ -122,6 +123,7 @@ export async function startAggregated(o: AggregatedOptions): Promise<RunningAggr
     try {
       const next = tlsFiles();
       if (next.cert !== serving.cert || next.key !== serving.key) {
+        checkServingPair(next.cert, next.key);
         serving = next;
         applyTls();
         o.log.info("serving certificate reloaded");

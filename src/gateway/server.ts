@@ -10,6 +10,7 @@ import { Upstream } from "../kube/upstream.ts";
 import { createAuditSink } from "../observability/audit.ts";
 import type { Logger } from "../observability/logger.ts";
 import { GatewayMetrics } from "../observability/metrics.ts";
+import { checkServingPair } from "../pki/serving-pair.ts";
 import { KubegateError } from "../status/errors.ts";
 import { TenancyIndex } from "../tenancy/index.ts";
 import { Inflight } from "./inflight.ts";
@@ -143,7 +144,8 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
     try {
       next = readTls(o.tls);
       if (next.cert === current.cert && next.key === current.key && next.ca === current.ca) return false;
-      // Building the context first proves the pair matches; a half-rotated secret keeps the old one.
+      // A half-rotated secret keeps the old pair; building the context also proves the CA bundle parses.
+      checkServingPair(next.cert, next.key);
       createSecureContext({ cert: next.cert, key: next.key, ...(next.ca ? { ca: next.ca } : {}) });
     } catch (err) {
       o.log.warn(

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import Fastify from "fastify";
 import { Counter, collectDefaultMetrics, Registry } from "prom-client";
 import type { Logger } from "../observability/logger.ts";
+import { checkServingPair } from "../pki/serving-pair.ts";
 import { review } from "./review.ts";
 
 export const WEBHOOK_PATH = "/webhook/pod-apiserver-env";
@@ -80,6 +81,7 @@ export async function startWebhook(o: WebhookOptions) {
     try {
       const next = files();
       if (next.cert !== tls.cert || next.key !== tls.key || next.ca !== tls.ca) {
+        checkServingPair(next.cert, next.key);
         server.setSecureContext({ ...next });
         tls = next;
         o.log.info("webhook certificates reloaded");

@@ -89,16 +89,22 @@ describe("kubegate manifests on the real apiserver", () => {
   it("ships a base and a tenancy overlay that kubectl apply -k accepts as they are", async () => {
     for (const target of ["deploy/base", "deploy/overlays/tenancy"]) {
       const built = await ok(admin("kustomize", target));
-      // The base's own namespace must exist for its namespaced objects to be admitted (other files use it too).
+      // Into a namespace of this file's own: other files register test Services in kubegate-system, and a
+      // dry-run merges into what exists. The namespace must exist for namespaced objects to be admitted.
+      const ns = `${NS}-base`;
       await ok(
-        adminWithInput(
-          "apiVersion: v1\nkind: Namespace\nmetadata: { name: kubegate-system }\n",
-          "apply",
-          "-f",
-          "-",
-        ),
+        adminWithInput(`{ apiVersion: v1, kind: Namespace, metadata: { name: ${ns} } }`, "apply", "-f", "-"),
       );
-      const r = await adminWithInput(built, "apply", "--server-side", "--dry-run=server", "-f", "-");
+      // Cluster-scoped objects (APIService, CRDs) may exist from other files: take their fields over.
+      const r = await adminWithInput(
+        built.replaceAll("kubegate-system", ns),
+        "apply",
+        "--server-side",
+        "--force-conflicts",
+        "--dry-run=server",
+        "-f",
+        "-",
+      );
       assert.equal(r.code, 0, `${target}: ${r.stderr}`);
       const objects = parseAllDocuments(built).map((d) => d.toJS() as Obj);
       assert.ok(
