@@ -31,6 +31,11 @@ export function apiserverProxyCommand(): Command {
       "127.0.0.1:16910",
     )
     .option(
+      "--address-wait <duration>",
+      "how long to retry while --listen's address is on no interface yet (the node agent adds it); 0 = fail at once",
+      "30s",
+    )
+    .option(
       "--shutdown-grace <duration>",
       "how long SIGTERM waits for open connections before cutting them",
       "10s",
@@ -42,21 +47,42 @@ export function apiserverProxyCommand(): Command {
       const log = createLogger();
       // Registered before the "listening" line, so a signal sent as soon as it is read is not fatal.
       const stopSignal = signalled();
-      const proxy = await startTcpProxy({
-        listen: o.listen,
-        upstream: o.upstream,
-        ...(o.proxyProtocol ? { proxyProtocol: o.proxyProtocol } : {}),
-        maxConnections: o.maxConnections,
-        connectTimeoutMs: o.connectTimeout,
-        ...(o.metricsListen ? { metricsListen: o.metricsListen } : {}),
-        shutdownGraceMs: o.shutdownGrace,
-        log,
-      }).catch((err: NodeJS.ErrnoException & { port?: number }) => {
-        const hint = err.code ? hints[err.code] : undefined;
-        if (!hint) throw err;
-        const flag = err.port === o.listen.port ? "--listen" : "--metrics-listen";
-        throw new KubegateError(`${flag}: cannot listen: ${err.message}; ${hint}`);
+      const start = () =>
+        startTcpProxy({
+          listen: o.listen,
+          upstream: o.upstream,
+          ...(o.proxyProtocol ? { proxyProtocol: o.proxyProtocol } : {}),
+          maxConnections: o.maxConnections,
+          connectTimeoutMs: o.connectTimeout,
+          ...(o.metricsListen ? { metricsListen: o.metricsListen } : {}),
+          shutdownGraceMs: o.shutdownGrace,
+          log,
+        });
+      // In the DaemonSet the proxy and the node agent start together: the address may come a moment later.
+      const deadline = Date.now() + o.addressWait;
+      let stopping = false;
+      void stopSignal.then(() => {
+        stopping = true;
       });
+      let proxy: Awaited<ReturnType<typeof start>> | undefined;
+      while (!proxy) {
+        if (stopping) {
+          log.info("stopped while waiting for the listen address");
+          log.flush(() => process.exit(0));
+          return;
+        }
+        proxy = await start().catch(async (err: NodeJS.ErrnoException & { port?: number }) => {
+          if (err.code === "EADDRNOTAVAIL" && err.port === o.listen.port && Date.now() < deadline) {
+            log.info({ listen: o.listen.host }, "waiting for the listen address to appear on an interface");
+            await new Promise((r) => setTimeout(r, 500));
+            return undefined;
+          }
+          const hint = err.code ? hints[err.code] : undefined;
+          if (!hint) throw err;
+          const flag = err.port === o.listen.port ? "--listen" : "--metrics-listen";
+          throw new KubegateError(`${flag}: cannot listen: ${err.message}; ${hint}`);
+        });
+      }
       log.info(
         { url: proxy.url, upstream: o.upstream, proxyProtocol: o.proxyProtocol ?? "none" },
         "apiserver-proxy listening",

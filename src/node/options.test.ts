@@ -117,7 +117,7 @@ describe("apiserver-proxy flags", () => {
   it("listen, upstream by IP or DNS name, PROXY protocol version, limits", async () => {
     const o = await proxy(
       ...["--listen", "10.96.0.2:443", "--upstream", "api.example.com:6443", "--proxy-protocol", "v2"],
-      ...["--max-connections", "10", "--metrics-listen", "127.0.0.1:0"],
+      ...["--max-connections", "10", "--metrics-listen", "127.0.0.1:0", "--address-wait", "2s"],
     );
     assert.deepEqual(o, {
       listen: { host: "10.96.0.2", port: 443 },
@@ -127,6 +127,7 @@ describe("apiserver-proxy flags", () => {
       connectTimeout: 5000,
       metricsListen: { host: "127.0.0.1", port: 0 },
       shutdownGrace: 10_000,
+      addressWait: 2000,
     });
     const v6 = await proxy("--listen", "[fd00::2]:443", "--upstream", "[2001:db8::1]:443");
     assert.deepEqual(v6.listen, { host: "fd00::2", port: 443 });

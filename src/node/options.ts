@@ -93,5 +93,6 @@ export const apiserverProxySchema = z.object({
   connectTimeout: duration.pipe(z.number().min(1, "must be positive")),
   metricsListen: hostPort.optional(),
   shutdownGrace: duration,
+  addressWait: duration,
 });
 export type ApiserverProxyOptions = z.infer<typeof apiserverProxySchema>;

@@ -223,6 +223,22 @@ describe("kubegate node-agent in a network namespace", { skip, timeout: 60_000 }
     });
   });
 
+  it("apiserver-proxy waits for an address the agent has yet to add, and gives up after --address-wait", async () => {
+    const ns = await newNamespace("wait");
+    const proxyArgs = ["apiserver-proxy", "--listen", `${NODE_IP}:443`, "--upstream", "127.0.0.1:1"];
+    const t0 = Date.now();
+    const gaveUp = await kubegateIn(ns, ...proxyArgs, "--address-wait", "1s");
+    assert.equal(gaveUp.code, 1);
+    assert.match(gaveUp.stderr, /--listen: cannot listen: .*is kubegate node-agent running\?/);
+    assert.ok(Date.now() - t0 >= 1000, "it retried for the whole second");
+    const starting = startKubegate(ns, [...proxyArgs, "--address-wait", "20s"]);
+    await new Promise((r) => setTimeout(r, 1000));
+    await ok(run("ip", ["-n", ns, "addr", "add", `${NODE_IP}/32`, "dev", "lo"]));
+    const proxy = await starting;
+    assert.match(proxy.firstLine, /listening on tcp:\/\/10\.96\.0\.2:443/);
+    assert.equal(await proxy.stop(), 0);
+  });
+
   it("one pass (--daemon=false): addresses and the seed's five rules; a second pass changes nothing", async () => {
     const ns = await newNamespace("once");
     // Left over elsewhere: the agent moves it to its interface.
