@@ -11,7 +11,14 @@ import { Upstream } from "../kube/upstream.ts";
 import type { Logger } from "../observability/logger.ts";
 import { checkServingPair } from "../pki/serving-pair.ts";
 import { type FilteredKind, filteredKind } from "../resources/kinds.ts";
-import { forbidden, StatusError, status, toStatus, unauthorized } from "../status/status.ts";
+import {
+  forbidden,
+  StatusError,
+  serviceUnavailable,
+  status,
+  toStatus,
+  unauthorized,
+} from "../status/status.ts";
 import { TenancyIndex } from "../tenancy/index.ts";
 import { AUTH_CONFIGMAP, type AuthConfig, parseAuthConfig } from "./auth-config.ts";
 import { authenticateAggregated } from "./authenticate.ts";
@@ -44,6 +51,8 @@ export interface AggregatedOptions {
   extraVisibility?: NamespaceVisibility;
   /** Adds the tenancy model's namespaces (tenants owned, RoleBindings) to mynamespace. */
   tenancy?: { tenantLabel: string };
+  /** How long mynamespace waits for the tenancy informers' first sync before a 503. */
+  tenancySyncTimeoutMs?: number;
   reloadIntervalMs?: number;
   log: Logger;
 }
@@ -223,7 +232,27 @@ export async function startAggregated(o: AggregatedOptions): Promise<RunningAggr
     ...(o.teamLabel ? { teamLabel: o.teamLabel } : {}),
     ...(extraVisibility ? { extraVisibility } : {}),
   };
+  // Before the tenancy informers have synced, an answer would silently miss tenants' namespaces: wait
+  // a while, as the gateway does, then say so with a 503.
+  let tenancySynced = tenancy === undefined;
+  void tenancy?.synced.then(() => {
+    tenancySynced = true;
+  });
+  const requireTenancy = async () => {
+    if (tenancySynced || !tenancy) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      tenancy.synced,
+      new Promise<void>((r) => {
+        timer = setTimeout(r, o.tenancySyncTimeoutMs ?? 10_000);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (!tenancySynced)
+      throw serviceUnavailable("the tenancy index is not synced yet (are kubegate's CRDs installed?)");
+  };
   app.get(`/apis/${GROUP_VERSION}/mynamespace`, async (req, reply) => {
+    await requireTenancy();
     const visible = await visibleNamespaces(namespaceView, req.user as UserInfo);
     const rv = String(Math.max(0, ...visible.map((n) => Number(n.metadata.resourceVersion ?? 0))));
     const list = namespaceList(visible, req.query as Record<string, string>, rv);
@@ -231,6 +260,7 @@ export async function startAggregated(o: AggregatedOptions): Promise<RunningAggr
   });
   app.get(`/apis/${GROUP_VERSION}/mynamespace/:name`, async (req, reply) => {
     const { name } = req.params as { name: string };
+    await requireTenancy();
     const visible = await visibleNamespaces(namespaceView, req.user as UserInfo);
     const ns = visible.find((n) => n.metadata.name === name);
     if (!ns) throw notFound(name);

@@ -9,11 +9,12 @@ import type { KubeObject } from "../kube/informer.ts";
 import type { RequestInfo } from "../kube/request-info.ts";
 import type { Reviews } from "../kube/reviews.ts";
 import { type Upstream, unavailable } from "../kube/upstream.ts";
-import type { FilteredKind, Operation } from "../resources/kinds.ts";
+import { type FilteredKind, filteredKind, type Operation } from "../resources/kinds.ts";
 import { serviceUnavailable } from "../status/status.ts";
 import type { TenancyIndex } from "../tenancy/index.ts";
 import type { ClientHeaders } from "./headers.ts";
 import type { ClientRequest, ClientResponse } from "./pipeline.ts";
+import type { Route } from "./route.ts";
 
 export interface TenancyContext {
   index: TenancyIndex;
@@ -93,7 +94,7 @@ export function filterWatchLine(line: string, visible: Visible): string | undefi
   return `${JSON.stringify({ ...event, object: kept })}\n`;
 }
 
-function send(res: ClientResponse, code: number, body: unknown): number {
+export function send(res: ClientResponse, code: number, body: unknown): number {
   const text = JSON.stringify(body);
   (res as import("node:http").ServerResponse).writeHead(code, {
     "content-type": "application/json",
@@ -103,7 +104,12 @@ function send(res: ClientResponse, code: number, body: unknown): number {
   return code;
 }
 
-async function readAsGateway(upstream: Upstream, path: string, headers: ClientHeaders, signal: AbortSignal) {
+export async function readAsGateway(
+  upstream: Upstream,
+  path: string,
+  headers: ClientHeaders,
+  signal: AbortSignal,
+) {
   try {
     return await upstream.pool.request({
       method: "GET",
@@ -116,7 +122,28 @@ async function readAsGateway(upstream: Upstream, path: string, headers: ClientHe
   }
 }
 
+/**
+ * Whether a user may learn that a namespace does not exist: tenant owners may (they could create it),
+ * which is what lets `kubectl apply` see "not found" and create it.
+ */
+export function mayLearnAbsence(t: TenancyContext, user: UserInfo): boolean {
+  return !ignored(t, user) && t.index.ownedTenants(user).length > 0;
+}
+
 export type Passthrough = () => Promise<number>;
+
+/** Waits for the index's first sync; a 503 Status if it takes too long (CRDs missing, no RBAC). */
+export async function awaitIndex(t: TenancyContext, timeoutMs = 10_000): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const ready = await Promise.race([
+    t.index.synced.then(() => true),
+    new Promise<boolean>((r) => {
+      timer = setTimeout(() => r(false), timeoutMs);
+    }),
+  ]);
+  clearTimeout(timer);
+  if (!ready) throw serviceUnavailable("the tenancy index is not ready (are kubegate's CRDs installed?)");
+}
 
 /**
  * Handles a request on a filtered kind; `passthrough` forwards it impersonated instead (the user's RBAC
@@ -132,13 +159,11 @@ export async function handleFiltered(
   user: UserInfo,
   kind: FilteredKind,
   passthrough: Passthrough,
+  /** Who may be told that an object does not exist (tenant owners, for namespaces they could create). */
+  mayLearnAbsence?: (t: TenancyContext, user: UserInfo) => boolean,
 ): Promise<number> {
   if (info.subresource !== "" || ignored(t, user)) return passthrough();
-  const ready = await Promise.race([
-    t.index.synced.then(() => true),
-    new Promise<boolean>((r) => setTimeout(() => r(false), 10_000).unref()),
-  ]);
-  if (!ready) throw serviceUnavailable("the tenancy index is not ready (are kubegate's CRDs installed?)");
+  await awaitIndex(t);
   const path = req.url ?? "/";
   const abort = new AbortController();
   res.once("close", () => abort.abort());
@@ -158,6 +183,8 @@ export async function handleFiltered(
     if (!granted) return passthrough();
     const up = await readAsGateway(upstream, path, headers, abort.signal);
     const text = await up.body.text();
+    if (up.statusCode === 404 && info.verb === "get" && mayLearnAbsence?.(t, user))
+      return send(res, 404, JSON.parse(text));
     if (up.statusCode !== 200) {
       // Not found or refused for the gateway too: let the user's own request produce the answer.
       return passthrough();
@@ -233,3 +260,22 @@ export async function handleFiltered(
   }
   return passthrough();
 }
+
+/** The pipeline step for the filtered kinds themselves (namespaces, nodes, classes, volumes). */
+export const filteredKinds: Route = (r) => {
+  const { info } = r;
+  const kind = info.isResourceRequest ? filteredKind(info.apiGroup, info.resource) : undefined;
+  if (!kind || (kind.resource !== "namespaces" && info.namespace !== "")) return Promise.resolve(undefined);
+  return handleFiltered(
+    r.tenancy,
+    r.upstream,
+    r.req,
+    r.res,
+    info,
+    r.headers,
+    r.user,
+    kind,
+    r.passthrough,
+    mayLearnAbsence,
+  );
+};

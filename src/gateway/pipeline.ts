@@ -15,12 +15,16 @@ import { type Upstream, unavailable } from "../kube/upstream.ts";
 import { type AuditSink, auditUser, newAuditId } from "../observability/audit.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { GatewayMetrics } from "../observability/metrics.ts";
-import { filteredKind } from "../resources/kinds.ts";
 import { badRequest, type Status, StatusError, toStatus, unauthorized } from "../status/status.ts";
-import { handleFiltered, type TenancyContext } from "./filter.ts";
+import { accessReviews } from "./access-review.ts";
+import { filteredKinds, type TenancyContext } from "./filter.ts";
 import { type ClientHeaders, impersonationHeaders, readClientHeaders, responseHeaders } from "./headers.ts";
 import { authorizeImpersonation } from "./impersonation.ts";
 import type { Inflight } from "./inflight.ts";
+import { namespaceCreation } from "./namespace-create.ts";
+import { nodeDescribeRoutes } from "./node-routes.ts";
+import type { Route, RouteRequest } from "./route.ts";
+import { type Answer, answerWhole } from "./upstream-call.ts";
 
 export type ClientRequest = IncomingMessage | Http2ServerRequest;
 export type ClientResponse = ServerResponse | Http2ServerResponse;
@@ -197,6 +201,66 @@ async function forward(
   }
 }
 
+/**
+ * The tenancy steps, in order; the first that takes the request answers it. Everything else (and
+ * every request when tenancy is off) is forwarded impersonated.
+ */
+const TENANCY_ROUTES: readonly Route[] = [
+  namespaceCreation, // tenant owners create namespaces in their tenant
+  accessReviews, // kubectl auth can-i reflects what the gateway grants
+  nodeDescribeRoutes, // pods on a node, node leases, node metrics
+  filteredKinds, // list/get/watch/update/delete of the filtered cluster-scoped kinds
+];
+
+async function route(
+  ctx: GatewayContext,
+  req: ClientRequest,
+  res: ClientResponse,
+  info: RequestInfo,
+  headers: ClientHeaders,
+  user: UserInfo,
+): Promise<number> {
+  const passthrough = () => forward(ctx, req, res, info, headers, user);
+  // A rewritten path (aggregated namespaces) is already another server's answer to give.
+  if (!ctx.tenancy || upstreamPath(ctx, req, info) !== (req.url ?? "/")) return passthrough();
+  const r: RouteRequest = {
+    tenancy: ctx.tenancy,
+    upstream: ctx.upstream,
+    req,
+    res,
+    info,
+    headers,
+    user,
+    passthrough,
+    asUser: (body, accept) => callAsUser(ctx, req, headers, user, body, accept),
+  };
+  for (const step of TENANCY_ROUTES) {
+    const code = await step(r);
+    if (code !== undefined) return code;
+  }
+  return passthrough();
+}
+
+/** The client's request, impersonated, with a body already read; the answer comes back whole. */
+async function callAsUser(
+  ctx: GatewayContext,
+  req: ClientRequest,
+  headers: ClientHeaders,
+  user: UserInfo,
+  body: Buffer,
+  accept: string,
+): Promise<Answer> {
+  const h = upstreamHeaders(ctx, req, headers, user);
+  delete h["content-length"];
+  h.accept = accept;
+  return answerWhole(ctx.upstream, {
+    method: (req.method ?? "POST") as "POST",
+    path: req.url ?? "/",
+    headers: h,
+    body,
+  });
+}
+
 /** Entry point for every non-upgrade request. */
 export async function handleRequest(
   ctx: GatewayContext,
@@ -213,14 +277,7 @@ export async function handleRequest(
       res.end();
       outcome.code = 307;
     } else {
-      const passthrough = () => forward(ctx, req, res, info, headers, user);
-      const kind =
-        ctx.tenancy && info.isResourceRequest ? filteredKind(info.apiGroup, info.resource) : undefined;
-      const rewritten = upstreamPath(ctx, req, info) !== (req.url ?? "/");
-      outcome.code =
-        kind && ctx.tenancy && !rewritten && (kind.resource === "namespaces" || info.namespace === "")
-          ? await handleFiltered(ctx.tenancy, ctx.upstream, req, res, info, headers, user, kind, passthrough)
-          : await passthrough();
+      outcome.code = await route(ctx, req, res, info, headers, user);
     }
   } catch (err) {
     const s = toStatus(err);

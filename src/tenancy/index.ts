@@ -15,6 +15,37 @@ import {
   type Tenant,
 } from "./types.ts";
 
+/** What the index reads: informers in production, hand-fed stores in unit tests. */
+export interface Source<T extends KubeObject> {
+  readonly synced: Promise<void>;
+  onChange(handler: () => void): unknown;
+  get(namespaceOrName: string, name?: string): T | undefined;
+  list(): Iterable<T>;
+  start(): unknown;
+  stop(): void;
+}
+
+export interface TenancySources {
+  tenants: Source<Tenant>;
+  proxySettings: Source<ProxySetting>;
+  roleBindings: Source<RoleBinding>;
+  namespaces: Source<KubeObject>;
+  /** Made on first use only: nodes matter to the describe routes, not to every deployment. */
+  nodes: () => Source<KubeObject>;
+}
+
+/** The informers a TenancyIndex reads in a cluster. */
+export function informerSources(upstream: Upstream, log?: Logger): TenancySources {
+  const base = `/apis/${TENANCY_GROUP}/${TENANCY_VERSION}`;
+  return {
+    tenants: new Informer<Tenant>(upstream, `${base}/tenants`, log),
+    proxySettings: new Informer<ProxySetting>(upstream, `${base}/proxysettings`, log),
+    roleBindings: new Informer<RoleBinding>(upstream, "/apis/rbac.authorization.k8s.io/v1/rolebindings", log),
+    namespaces: new Informer<KubeObject>(upstream, "/api/v1/namespaces", log),
+    nodes: () => new Informer<KubeObject>(upstream, "/api/v1/nodes", log),
+  };
+}
+
 export interface TenancyOptions {
   /** Namespace (and PersistentVolume) label naming the owning tenant. */
   tenantLabel: string;
@@ -39,6 +70,8 @@ export interface Visibility {
   granted: boolean;
   visible: (obj: KubeObject) => boolean;
 }
+
+const NAMESPACES = FILTERED_KINDS.find((k) => k.kind === "Namespaces") as FilteredKind;
 
 /** What one subject (a user, a group, a service account) is granted, per tenant. */
 type Grants = Map<string, Map<ProxyKind, Set<Operation>>>;
@@ -95,53 +128,79 @@ function addGrant(
  * 200 groups costs 200 lookups and no round trip.
  */
 export class TenancyIndex {
-  private readonly tenants: Informer<Tenant>;
-  private readonly proxySettings: Informer<ProxySetting>;
-  private readonly roleBindings: Informer<RoleBinding>;
-  private readonly namespaces: Informer<KubeObject>;
+  private readonly tenants: Source<Tenant>;
+  private readonly proxySettings: Source<ProxySetting>;
+  private readonly roleBindings: Source<RoleBinding>;
+  private readonly namespaces: Source<KubeObject>;
+  private readonly makeNodes: () => Source<KubeObject>;
+  private nodes?: Source<KubeObject>;
   private compiled = new Map<string, CompiledTenant>();
   private grants = new Map<string, Grants>();
+  private owners = new Map<string, Set<string>>();
   private bindings = new Map<string, Set<string>>();
   private teams = new Map<string, Set<string>>();
   private dirty = true;
 
   constructor(
-    upstream: Upstream,
+    from: Upstream | TenancySources,
     readonly options: TenancyOptions,
     log?: Logger,
   ) {
-    const base = `/apis/${TENANCY_GROUP}/${TENANCY_VERSION}`;
+    const sources = "tenants" in from ? from : informerSources(from, log);
     const invalidate = () => {
       this.dirty = true;
     };
-    this.tenants = new Informer<Tenant>(upstream, `${base}/tenants`, log).onChange(invalidate);
-    this.proxySettings = new Informer<ProxySetting>(upstream, `${base}/proxysettings`, log).onChange(
-      invalidate,
-    );
-    this.roleBindings = new Informer<RoleBinding>(
-      upstream,
-      "/apis/rbac.authorization.k8s.io/v1/rolebindings",
-      log,
-    ).onChange(invalidate);
-    this.namespaces = new Informer<KubeObject>(upstream, "/api/v1/namespaces", log).onChange(invalidate);
+    this.tenants = sources.tenants;
+    this.proxySettings = sources.proxySettings;
+    this.roleBindings = sources.roleBindings;
+    this.namespaces = sources.namespaces;
+    this.makeNodes = sources.nodes;
+    for (const s of this.sources()) s.onChange(invalidate);
+  }
+
+  private sources(): Source<KubeObject>[] {
+    return [this.tenants, this.proxySettings, this.roleBindings, this.namespaces];
   }
 
   start(): this {
-    for (const i of [this.tenants, this.proxySettings, this.roleBindings, this.namespaces]) i.start();
+    for (const s of this.sources()) s.start();
     return this;
   }
 
   stop(): void {
-    for (const i of [this.tenants, this.proxySettings, this.roleBindings, this.namespaces]) i.stop();
+    for (const s of this.sources()) s.stop();
+    this.nodes?.stop();
   }
 
   get synced(): Promise<void> {
-    return Promise.all([
-      this.tenants.synced,
-      this.proxySettings.synced,
-      this.roleBindings.synced,
-      this.namespaces.synced,
-    ]).then(() => undefined);
+    return Promise.all(this.sources().map((s) => s.synced)).then(() => undefined);
+  }
+
+  /** Every node, from an informer started on the first call (the describe routes need them). */
+  async allNodes(): Promise<Source<KubeObject>> {
+    if (!this.nodes) {
+      this.nodes = this.makeNodes();
+      this.nodes.start();
+    }
+    await this.nodes.synced;
+    return this.nodes;
+  }
+
+  /** Whether a namespace, by name, is one the user may see (tenants, RoleBindings, team label). */
+  namespaceVisible(user: UserInfo): (name: string) => boolean {
+    const { visible } = this.visibility(user, NAMESPACES, "List");
+    return (name) => {
+      const ns = this.namespaces.get(name);
+      return ns !== undefined && visible(ns);
+    };
+  }
+
+  /** Tenant names this user owns (as a User, through a Group, or as a ServiceAccount). */
+  ownedTenants(user: UserInfo): string[] {
+    this.rebuild();
+    const out = new Set<string>();
+    for (const key of keysOf(user)) for (const t of this.owners.get(key) ?? []) out.add(t);
+    return [...out].sort();
   }
 
   /** Rebuilds the lookup maps after any change; changes are rare next to reads. */
@@ -150,6 +209,7 @@ export class TenancyIndex {
     this.dirty = false;
     const compiled = new Map<string, CompiledTenant>();
     const grants = new Map<string, Grants>();
+    const owners = new Map<string, Set<string>>();
     for (const t of this.tenants.list()) {
       const name = t.metadata.name;
       const classes: CompiledTenant["classes"] = {};
@@ -171,8 +231,13 @@ export class TenancyIndex {
         ...(t.spec?.nodeSelector ? { nodeSelector: t.spec.nodeSelector } : {}),
         classes,
       });
-      for (const owner of t.spec?.owners ?? [])
-        addGrant(grants, subjectKey(owner), name, owner.proxySettings, true);
+      for (const owner of t.spec?.owners ?? []) {
+        const key = subjectKey(owner);
+        addGrant(grants, key, name, owner.proxySettings, true);
+        const set = owners.get(key) ?? new Set<string>();
+        set.add(name);
+        owners.set(key, set);
+      }
     }
     for (const ps of this.proxySettings.list()) {
       const ns = ps.metadata.namespace ?? "";
@@ -213,6 +278,7 @@ export class TenancyIndex {
     }
     this.compiled = compiled;
     this.grants = grants;
+    this.owners = owners;
     this.bindings = bindings;
     this.teams = teams;
   }

@@ -1,0 +1,115 @@
+// `kubectl auth can-i` through the gateway. The apiserver only knows the user's RBAC; the gateway adds
+// what the tenancy model grants (list/get/watch for List, update/patch for Update, delete for Delete
+// on the filtered kinds, create for namespaces by tenant owners). The review always goes to the
+// apiserver first, impersonated, which also decodes whatever encoding kubectl used; the gateway then
+// only ever turns a "no" into a "yes" it can back, and leaves every other answer untouched.
+import type { UserInfo } from "../authn/user.ts";
+import { FILTERED_KINDS, type FilteredKind, filteredKind, type Operation } from "../resources/kinds.ts";
+import { awaitIndex, filterBody, ignored, type TenancyContext } from "./filter.ts";
+import type { Route, RouteRequest } from "./route.ts";
+import { type Answer, asGateway, readBody, relay, sendJson } from "./upstream-call.ts";
+
+const REVIEWS = "authorization.k8s.io";
+
+interface ResourceAttributes {
+  verb?: string;
+  group?: string;
+  version?: string;
+  resource?: string;
+  subresource?: string;
+  name?: string;
+}
+
+interface ResourceRule {
+  verbs: string[];
+  apiGroups?: string[];
+  resources?: string[];
+  resourceNames?: string[];
+}
+
+const VERBS: Record<Operation, string[]> = {
+  List: ["get", "list", "watch"],
+  Update: ["update", "patch"],
+  Delete: ["delete"],
+};
+
+export function operationOf(verb: string): Operation | undefined {
+  for (const [op, verbs] of Object.entries(VERBS)) if (verbs.includes(verb)) return op as Operation;
+  return undefined;
+}
+
+function isNamespaceCreation(a: ResourceAttributes): boolean {
+  return a.verb === "create" && (a.group ?? "") === "" && a.resource === "namespaces" && !a.name;
+}
+
+/** Why the gateway allows what the attributes describe, or undefined when it grants nothing. */
+async function grantReason(r: RouteRequest, a: ResourceAttributes): Promise<string | undefined> {
+  const { tenancy: t, user } = r;
+  if (a.subresource) return undefined;
+  if (isNamespaceCreation(a)) {
+    const owned = t.index.ownedTenants(user);
+    return owned.length ? `kubegate: owner of tenant ${owned.join(", ")} creates namespaces` : undefined;
+  }
+  const kind = filteredKind(a.group ?? "", a.resource ?? "");
+  const op = operationOf(a.verb ?? "");
+  if (!kind || !op) return undefined;
+  const tenants = t.index.tenantsFor(user, kind.kind, op);
+  if (tenants.length === 0) return undefined;
+  if (a.name && !(await objectVisible(r, kind, op, a.name))) return undefined;
+  return `kubegate: ${kind.kind} ${op} granted by tenant ${tenants.map((x) => x.name).join(", ")}`;
+}
+
+async function objectVisible(r: RouteRequest, kind: FilteredKind, op: Operation, name: string) {
+  const base = kind.group ? `/apis/${kind.group}/v1` : "/api/v1";
+  const got = await asGateway(r.upstream, "GET", `${base}/${kind.resource}/${encodeURIComponent(name)}`);
+  if (got.code !== 200) return false;
+  const { visible } = r.tenancy.index.visibility(r.user, kind, op);
+  return filterBody(JSON.parse(got.text) as Record<string, unknown>, visible) !== undefined;
+}
+
+/** The rules the tenancy model adds for this user, one per kind with the verbs of its operations. */
+export function grantedRules(t: TenancyContext, user: UserInfo): ResourceRule[] {
+  const rules: ResourceRule[] = [];
+  for (const kind of FILTERED_KINDS) {
+    const verbs = (Object.keys(VERBS) as Operation[])
+      .filter((op) => t.index.tenantsFor(user, kind.kind, op).length > 0)
+      .flatMap((op) => VERBS[op]);
+    if (kind.kind === "Namespaces" && t.index.ownedTenants(user).length > 0) verbs.push("create");
+    if (verbs.length) rules.push({ verbs, apiGroups: [kind.group], resources: [kind.resource] });
+  }
+  return rules;
+}
+
+function reviewKind(r: RouteRequest): "selfsubjectaccessreviews" | "selfsubjectrulesreviews" | undefined {
+  const { info } = r;
+  if (!info.isResourceRequest || info.apiGroup !== REVIEWS || info.verb !== "create" || info.name)
+    return undefined;
+  return info.resource === "selfsubjectaccessreviews" || info.resource === "selfsubjectrulesreviews"
+    ? info.resource
+    : undefined;
+}
+
+/** The pipeline step: self reviews that also reflect what the gateway grants. */
+export const accessReviews: Route = async (r) => {
+  const resource = reviewKind(r);
+  if (!resource || ignored(r.tenancy, r.user)) return undefined;
+  await awaitIndex(r.tenancy);
+  const answer: Answer = await r.asUser(await readBody(r.req), "application/json");
+  if (answer.code !== 201 && answer.code !== 200) return relay(r.res, answer);
+  const review = JSON.parse(answer.text) as {
+    spec?: { resourceAttributes?: ResourceAttributes };
+    status?: { allowed?: boolean; denied?: boolean; reason?: string; resourceRules?: ResourceRule[] };
+  };
+  if (resource === "selfsubjectrulesreviews") {
+    const added = grantedRules(r.tenancy, r.user);
+    if (added.length === 0) return relay(r.res, answer);
+    review.status = { ...review.status, resourceRules: [...(review.status?.resourceRules ?? []), ...added] };
+    return sendJson(r.res, answer.code, review);
+  }
+  const attributes = review.spec?.resourceAttributes;
+  if (review.status?.allowed || review.status?.denied || !attributes) return relay(r.res, answer);
+  const reason = await grantReason(r, attributes);
+  if (!reason) return relay(r.res, answer);
+  review.status = { allowed: true, reason };
+  return sendJson(r.res, answer.code, review);
+};

@@ -1,0 +1,241 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import type { UserInfo } from "../authn/user.ts";
+import type { KubeObject } from "../kube/informer.ts";
+import { type FilteredKind, filteredKind } from "../resources/kinds.ts";
+import { TenancyIndex } from "./index.ts";
+import { StaticSource } from "./static-source.ts";
+import type { ProxySetting, RoleBinding, Tenant } from "./types.ts";
+
+const LABEL = "kubegate.dev/tenant";
+const kind = (group: string, resource: string) => filteredKind(group, resource) as FilteredKind;
+const NAMESPACES = kind("", "namespaces");
+const NODES = kind("", "nodes");
+const STORAGE = kind("storage.k8s.io", "storageclasses");
+const PVS = kind("", "persistentvolumes");
+
+const user = (name: string, groups: string[] = []): UserInfo => ({ name, groups, extra: {} });
+const obj = (name: string, labels: Record<string, string> = {}, namespace?: string): KubeObject => ({
+  metadata: { name, labels, ...(namespace ? { namespace } : {}) },
+});
+const tenant = (name: string, spec: Tenant["spec"]): Tenant => ({ metadata: { name }, spec });
+
+function fixture(
+  tenants: Tenant[],
+  extra: { ps?: ProxySetting[]; rb?: RoleBinding[]; ns?: KubeObject[] } = {},
+) {
+  const sources = {
+    tenants: new StaticSource<Tenant>(tenants),
+    proxySettings: new StaticSource<ProxySetting>(extra.ps ?? []),
+    roleBindings: new StaticSource<RoleBinding>(extra.rb ?? []),
+    namespaces: new StaticSource<KubeObject>(
+      extra.ns ?? [obj("oil-dev", { [LABEL]: "oil" }), obj("gas-dev", { [LABEL]: "gas" })],
+    ),
+    nodes: () => new StaticSource<KubeObject>([obj("n1", { pool: "oil" }), obj("n2", { pool: "gas" })]),
+  };
+  const index = new TenancyIndex(sources, { tenantLabel: LABEL, teamLabel: "team" });
+  return { index, sources };
+}
+
+const seen = (
+  index: TenancyIndex,
+  u: UserInfo,
+  k: FilteredKind,
+  objects: KubeObject[],
+  op?: "List" | "Update" | "Delete",
+) => {
+  const v = index.visibility(u, k, op);
+  return { granted: v.granted, names: objects.filter(v.visible).map((o) => o.metadata.name) };
+};
+
+describe("TenancyIndex owners", () => {
+  const { index } = fixture([
+    tenant("oil", {
+      owners: [
+        { kind: "User", name: "alice", proxySettings: [{ kind: "Nodes" }] },
+        { kind: "Group", name: "oil-admins" },
+        {
+          kind: "ServiceAccount",
+          name: "ci",
+          namespace: "oil-dev",
+          proxySettings: [{ kind: "PersistentVolumes" }],
+        },
+      ],
+      nodeSelector: { pool: "oil" },
+    }),
+    tenant("gas", { owners: [{ kind: "User", name: "gus" }] }),
+  ]);
+  const namespaces = [obj("oil-dev", { [LABEL]: "oil" }), obj("gas-dev", { [LABEL]: "gas" }), obj("free")];
+
+  it("a User owner sees the tenant's namespaces and nothing else", () => {
+    assert.deepEqual(seen(index, user("alice"), NAMESPACES, namespaces), {
+      granted: true,
+      names: ["oil-dev"],
+    });
+    assert.deepEqual(index.ownedTenants(user("alice")), ["oil"]);
+  });
+
+  it("a Group owner is matched through any of the user's groups", () => {
+    assert.deepEqual(seen(index, user("carl", ["x", "oil-admins"]), NAMESPACES, namespaces).names, [
+      "oil-dev",
+    ]);
+    assert.deepEqual(index.ownedTenants(user("carl", ["oil-admins"])), ["oil"]);
+  });
+
+  it("a ServiceAccount owner is matched by its user name, namespace included", () => {
+    const sa = user("system:serviceaccount:oil-dev:ci");
+    assert.deepEqual(index.ownedTenants(sa), ["oil"]);
+    assert.deepEqual(index.ownedTenants(user("system:serviceaccount:gas-dev:ci")), []);
+    const pvs = [obj("pv1", { [LABEL]: "oil" }), obj("pv2", { [LABEL]: "gas" }), obj("pv3")];
+    assert.deepEqual(seen(index, sa, PVS, pvs), { granted: true, names: ["pv1"] });
+  });
+
+  it("kinds come only from proxySettings; nodes follow the nodeSelector", () => {
+    const nodes = [obj("n1", { pool: "oil" }), obj("n2", { pool: "gas" })];
+    assert.deepEqual(seen(index, user("alice"), NODES, nodes), { granted: true, names: ["n1"] });
+    assert.equal(index.visibility(user("carl", ["oil-admins"]), NODES).granted, false);
+    assert.equal(index.visibility(user("alice"), NODES, "Delete").granted, false, "List only by default");
+  });
+
+  it("a stranger is granted nothing", () => {
+    assert.equal(index.visibility(user("eve", ["oil"]), NAMESPACES).granted, false);
+    assert.deepEqual(index.ownedTenants(user("eve")), []);
+  });
+
+  it("the node source is started on first use only", async () => {
+    const { index: lazy, sources } = fixture([]);
+    let made = 0;
+    const make = sources.nodes;
+    (sources as { nodes: () => StaticSource<KubeObject> }).nodes = () => {
+      made++;
+      return make();
+    };
+    const fresh = new TenancyIndex(sources, { tenantLabel: LABEL });
+    assert.equal(made, 0);
+    assert.equal((await fresh.allNodes()).get("n1")?.metadata.name, "n1");
+    await fresh.allNodes();
+    assert.equal(made, 1);
+    lazy.stop();
+  });
+});
+
+describe("TenancyIndex class selections", () => {
+  const classes = [
+    obj("cephfs", { tier: "slow" }),
+    obj("glusterfs", { tier: "slow" }),
+    obj("local-ssd", { tier: "fast" }),
+    obj("xfs-old", { tier: "slow" }),
+  ];
+  const owner = (name: string, storageClasses: Tenant["spec"]["storageClasses"]) =>
+    tenant(name, {
+      owners: [
+        {
+          kind: "User",
+          name: `${name}-owner`,
+          proxySettings: [{ kind: "StorageClasses", operations: ["List", "Update"] }],
+        },
+      ],
+      ...(storageClasses ? { storageClasses } : {}),
+    });
+  const { index } = fixture([
+    owner("names", { allowed: ["cephfs"], allowedRegex: "\\w+fs" }),
+    owner("selector", { allowed: ["cephfs"], selector: { matchLabels: { tier: "fast" } } }),
+    owner("broken", { allowedRegex: "(" }),
+  ]);
+
+  it("names and the regex add up; the regex is anchored", () => {
+    assert.deepEqual(seen(index, user("names-owner"), STORAGE, classes).names, ["cephfs", "glusterfs"]);
+  });
+
+  it("a label selector wins over names", () => {
+    assert.deepEqual(seen(index, user("selector-owner"), STORAGE, classes).names, ["local-ssd"]);
+  });
+
+  it("an invalid regex grants nothing rather than everything", () => {
+    assert.deepEqual(seen(index, user("broken-owner"), STORAGE, classes).names, []);
+  });
+
+  it("operations are granted as listed", () => {
+    assert.equal(index.visibility(user("names-owner"), STORAGE, "Update").granted, true);
+    assert.equal(index.visibility(user("names-owner"), STORAGE, "Delete").granted, false);
+  });
+});
+
+describe("TenancyIndex ProxySettings, team label, RoleBindings and changes", () => {
+  const ps: ProxySetting = {
+    metadata: { name: "grant", namespace: "oil-dev" },
+    spec: {
+      subjects: [
+        { kind: "User", name: "bob" },
+        { kind: "ServiceAccount", name: "robot" },
+      ],
+      proxySettings: [{ kind: "Nodes", operations: ["List"] }],
+    },
+  };
+  const stray: ProxySetting = {
+    metadata: { name: "stray", namespace: "free" },
+    spec: { subjects: [{ kind: "User", name: "mallory" }], proxySettings: [{ kind: "Nodes" }] },
+  };
+  const rb: RoleBinding = {
+    metadata: { name: "view", namespace: "bound" },
+    subjects: [
+      { kind: "User", name: "rob" },
+      { kind: "Group", name: "auditors" },
+    ],
+  };
+  const namespaces = [
+    obj("oil-dev", { [LABEL]: "oil" }),
+    obj("team-ns", { team: "blue" }),
+    obj("bound"),
+    obj("free"),
+  ];
+  const nodes = [obj("n1", { pool: "oil" }), obj("n2", { pool: "gas" })];
+  const make = () =>
+    fixture([tenant("oil", { owners: [{ kind: "User", name: "alice" }], nodeSelector: { pool: "oil" } })], {
+      ps: [ps, stray],
+      rb: [rb],
+      ns: namespaces,
+    });
+
+  it("a ProxySetting grants its kinds (in its tenant) to its subjects, not the namespaces", () => {
+    const { index } = make();
+    assert.deepEqual(seen(index, user("bob"), NODES, nodes), { granted: true, names: ["n1"] });
+    assert.equal(index.visibility(user("bob"), NAMESPACES).granted, false);
+    assert.deepEqual(index.ownedTenants(user("bob")), []);
+    // A ServiceAccount subject without a namespace is the ProxySetting's namespace's.
+    assert.equal(index.visibility(user("system:serviceaccount:oil-dev:robot"), NODES).granted, true);
+  });
+
+  it("a ProxySetting outside any tenant's namespaces grants nothing", () => {
+    assert.equal(make().index.visibility(user("mallory"), NODES).granted, false);
+  });
+
+  it("the team label shows namespaces to the group it names, for listing only", () => {
+    const { index } = make();
+    assert.deepEqual(seen(index, user("tina", ["blue"]), NAMESPACES, namespaces).names, ["team-ns"]);
+    assert.equal(index.visibility(user("tina", ["blue"]), NAMESPACES, "Delete").granted, false);
+  });
+
+  it("RoleBindings show their namespace to users and groups they name", () => {
+    const { index } = make();
+    assert.deepEqual(seen(index, user("rob"), NAMESPACES, namespaces).names, ["bound"]);
+    assert.deepEqual(seen(index, user("amy", ["auditors"]), NAMESPACES, namespaces).names, ["bound"]);
+    assert.equal(index.namespaceVisible(user("rob"))("bound"), true);
+    assert.equal(index.namespaceVisible(user("rob"))("free"), false);
+  });
+
+  it("deletions and changes are seen at the next question", () => {
+    const { index, sources } = make();
+    assert.equal(index.visibility(user("bob"), NODES).granted, true);
+    sources.proxySettings.delete(ps);
+    assert.equal(index.visibility(user("bob"), NODES).granted, false);
+    sources.roleBindings.delete(rb);
+    assert.equal(index.visibility(user("rob"), NAMESPACES).granted, false);
+    // Relabelling the namespace moves the ProxySetting out of the tenant.
+    sources.proxySettings.put(ps);
+    sources.namespaces.put(obj("oil-dev", {}));
+    assert.equal(index.visibility(user("bob"), NODES).granted, false);
+    sources.tenants.delete(obj("oil"));
+    assert.deepEqual(index.ownedTenants(user("alice")), []);
+  });
+});
