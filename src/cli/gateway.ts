@@ -130,7 +130,7 @@ export function gatewayCommand(): Command {
       const log = createLogger();
       // Before anything is announced: a signal sent the moment the listening line is read must not kill us.
       const stopSignal = signalled();
-      const upstream = loadConnection(o.upstreamKubeconfig);
+      const upstream = loadConnection(o.upstreamKubeconfig, process.env, "--upstream-kubeconfig");
       const oidc =
         o.oidcIssuerUrl && o.oidcClientId
           ? await (await import("../authn/oidc.ts")).OidcAuthenticator.create({

@@ -4,6 +4,7 @@ import { apiserverCommand } from "./apiserver.ts";
 import { apiserverProxyCommand } from "./apiserver-proxy.ts";
 import { certsCommand } from "./certs.ts";
 import { devCommand } from "./dev.ts";
+import { doctorCommand } from "./doctor.ts";
 import { gatewayCommand } from "./gateway.ts";
 import { kubeconfigCommand } from "./kubeconfig.ts";
 import { manifestsCommand } from "./manifests.ts";
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   program.addCommand(apiserverProxyCommand());
   program.addCommand(manifestsCommand());
   program.addCommand(devCommand());
+  program.addCommand(doctorCommand());
   for (const cmd of program.commands) {
     cmd.exitOverride().showHelpAfterError("(add --help for usage)");
     for (const sub of cmd.commands) sub.exitOverride().showHelpAfterError("(add --help for usage)");

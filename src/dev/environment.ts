@@ -322,6 +322,8 @@ export function nextSteps(state: DevState, cwd = process.cwd()): string {
     "",
     `  admin, straight to kube-apiserver: kubectl --kubeconfig ${rel(state.adminKubeconfig)} get namespaces`,
     `  metrics: ${state.gateway.metrics}/metrics   logs and audit: ${rel(join(state.dir, "logs"))}/`,
+    // In dev kubegate's identities are certificate users, not service accounts: doctor is told so.
+    `  check it: kubegate doctor --kubeconfig ${rel(state.adminKubeconfig)} --gateway-user kubegate-gateway --apiserver-user kubegate-apiserver --client-kubeconfig ${rel(state.kubeconfigs.alice as string)}`,
     `  stop and clean up: kubegate dev down --dir ${rel(state.dir)}`,
   );
   return lines.join("\n");

@@ -132,7 +132,11 @@ export function fromKubeconfig(file: string, contextName?: string): Connection {
  * The connection used when none is named: the in-cluster service account, then $KUBECONFIG, then
  * ~/.kube/config (the order client-go uses).
  */
-export function loadConnection(kubeconfig?: string, env: NodeJS.ProcessEnv = process.env): Connection {
+export function loadConnection(
+  kubeconfig?: string,
+  env: NodeJS.ProcessEnv = process.env,
+  flag = "--kubeconfig",
+): Connection {
   if (kubeconfig) return fromKubeconfig(kubeconfig);
   const cluster = inCluster(env);
   if (cluster) return cluster;
@@ -141,6 +145,6 @@ export function loadConnection(kubeconfig?: string, env: NodeJS.ProcessEnv = pro
   const home = join(homedir(), ".kube", "config");
   if (existsSync(home)) return fromKubeconfig(home);
   throw new KubegateError(
-    "no way to reach kube-apiserver: not in a cluster, $KUBECONFIG unset and ~/.kube/config missing; give --upstream-kubeconfig",
+    `no way to reach kube-apiserver: not in a cluster, $KUBECONFIG unset and ~/.kube/config missing; give ${flag}`,
   );
 }

@@ -31,6 +31,23 @@ describe("kubegate dev", () => {
     assert.match(up.stdout, /kubegate dev down --dir/);
   });
 
+  it("passes every doctor check with the command it prints", async () => {
+    const line = up.stdout.split("\n").find((l) => l.includes("kubegate doctor"));
+    assert.ok(line, up.stdout);
+    const args = line
+      .slice(line.indexOf("kubegate doctor") + "kubegate doctor".length)
+      .trim()
+      .split(/\s+/);
+    const r = await kubegate("doctor", ...args, "--output", "json");
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const report = JSON.parse(r.stdout) as { ok: boolean; checks: Array<{ id: string; outcome: string }> };
+    assert.deepEqual(
+      report.checks.filter((c) => c.outcome !== "ok"),
+      [],
+    );
+    assert.equal(report.checks.length, 7);
+  });
+
   it("shows each demo user their own slice of the cluster through the gateway", async () => {
     assert.deepEqual(await names("alice", "namespaces"), ["namespace/team-a-dev", "namespace/team-a-prod"]);
     assert.deepEqual(await names("alice", "storageclasses"), ["storageclass.storage.k8s.io/team-a-ssd"]);
