@@ -1,0 +1,196 @@
+// Child process: opens N namespace watches on one endpoint, then creates namespaces (half of them
+// visible to the watching user) directly at the apiserver, and measures for each visible namespace and
+// each watch the time from the create's response to the ADDED event. Same process, same clock.
+import { readFileSync } from "node:fs";
+import type { ClientRequest } from "node:http";
+import { Agent, request } from "node:https";
+import { setTimeout as sleep } from "node:timers/promises";
+import { printResult, readSpec } from "../child.ts";
+import { type LatencySummary, summarize } from "../stats.ts";
+import type { ClientTls } from "../tls-client.ts";
+
+export interface WatchersSpec {
+  url: string;
+  /** Watch path without resourceVersion (added here from a fresh list). */
+  path: string;
+  tls: ClientTls;
+  count: number;
+  /** Where namespaces are created, and as whom (the cluster admin). */
+  apiserver: string;
+  admin: ClientTls;
+  prefix: string;
+  creates: number;
+  intervalMs: number;
+  visibleLabels: Record<string, string>;
+  hiddenLabels: Record<string, string>;
+  connectTimeoutMs: number;
+}
+
+export interface WatchersResult {
+  established: number;
+  failed: number;
+  connectSeconds: number;
+  visibleCreated: number;
+  expectedDeliveries: number;
+  delivered: number;
+  /** Events for namespaces the user must not see: must be 0. */
+  leaked: number;
+  latencyMs: LatencySummary;
+}
+
+const spec = await readSpec<WatchersSpec>();
+const tlsOf = (t: ClientTls) => ({
+  cert: readFileSync(t.cert),
+  key: readFileSync(t.key),
+  ca: readFileSync(t.ca),
+});
+const adminAgent = new Agent({ keepAlive: true, maxSockets: 4, ...tlsOf(spec.admin) });
+
+function admin(method: string, path: string, body?: unknown): Promise<{ status: number; body: string }> {
+  const api = new URL(spec.apiserver);
+  const text = body === undefined ? undefined : JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: api.hostname,
+        port: api.port,
+        method,
+        path,
+        agent: adminAgent,
+        headers: { accept: "application/json", ...(text ? { "content-type": "application/json" } : {}) },
+      },
+      (res) => {
+        let data = "";
+        res.on("data", (d) => {
+          data += d;
+        });
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: data }));
+      },
+    );
+    req.on("error", reject);
+    req.end(text);
+  });
+}
+
+const list = await admin("GET", "/api/v1/namespaces?limit=1");
+const resourceVersion = (JSON.parse(list.body) as { metadata: { resourceVersion: string } }).metadata
+  .resourceVersion;
+const sep = spec.path.includes("?") ? "&" : "?";
+const watchPath = `${spec.path}${sep}watch=1&resourceVersion=${resourceVersion}`;
+const target = new URL(spec.url);
+const clientTls = tlsOf(spec.tls);
+
+/** Per watch: when each namespace of this run arrived. */
+const arrivals: Map<string, number>[] = [];
+let established = 0;
+let failed = 0;
+let leaked = 0;
+const requests: ClientRequest[] = [];
+const NAME = /"name":"([^"]+)"/;
+
+function open(i: number): Promise<void> {
+  const seen = new Map<string, number>();
+  arrivals[i] = seen;
+  return new Promise((resolve) => {
+    const req = request(
+      {
+        host: target.hostname,
+        port: target.port,
+        path: watchPath,
+        agent: false,
+        ...clientTls,
+        headers: { accept: "application/json" },
+      },
+      (res) => {
+        if (res.statusCode !== 200) {
+          failed++;
+          res.resume();
+          return;
+        }
+        established++;
+        let buffered = "";
+        res.setEncoding("utf8");
+        res.on("data", (chunk: string) => {
+          const now = performance.now();
+          buffered += chunk;
+          let nl = buffered.indexOf("\n");
+          while (nl !== -1) {
+            const line = buffered.slice(0, nl);
+            buffered = buffered.slice(nl + 1);
+            nl = buffered.indexOf("\n");
+            // A cheap scan, not JSON.parse: the client must not be the bottleneck of 2,000 streams.
+            if (!line.startsWith('{"type":"ADDED"')) continue;
+            const name = NAME.exec(line)?.[1];
+            if (!name?.startsWith(spec.prefix)) continue;
+            if (name.includes("-hidden-")) leaked++;
+            else if (!seen.has(name)) seen.set(name, now);
+          }
+        });
+        res.on("error", () => undefined);
+      },
+    );
+    req.on("error", () => {
+      failed++;
+      resolve();
+    });
+    // Paced by the TLS handshake, not the response: a watch the server never answers must not stall
+    // the opening of the others.
+    req.on("socket", (s) => s.once("secureConnect", () => resolve()));
+    requests.push(req);
+    req.end();
+  });
+}
+
+const connectStart = performance.now();
+let next = 0;
+await Promise.all(
+  Array.from({ length: 50 }, async () => {
+    while (next < spec.count) await open(next++);
+  }),
+);
+const deadline = Date.now() + spec.connectTimeoutMs;
+while (established + failed < spec.count && Date.now() < deadline) await sleep(100);
+const connectSeconds = (performance.now() - connectStart) / 1000;
+// Let the apiserver's watch cache settle before the first create.
+await sleep(1000);
+
+const createdAt = new Map<string, number>();
+for (let i = 0; i < spec.creates; i++) {
+  const visible = i % 2 === 0;
+  const name = `${spec.prefix}${visible ? "shown" : "hidden"}-${i}`;
+  const labels = visible ? spec.visibleLabels : spec.hiddenLabels;
+  const r = await admin("POST", "/api/v1/namespaces", {
+    apiVersion: "v1",
+    kind: "Namespace",
+    metadata: { name, labels },
+  });
+  if (r.status !== 201) throw new Error(`creating ${name}: HTTP ${r.status} ${r.body}`);
+  if (visible) createdAt.set(name, performance.now());
+  await sleep(spec.intervalMs);
+}
+const expectedDeliveries = established * createdAt.size;
+const delivered = () => arrivals.reduce((n, m) => n + m.size, 0);
+const drainUntil = Date.now() + 15_000;
+while (delivered() < expectedDeliveries && Date.now() < drainUntil) await sleep(100);
+
+const latencies: number[] = [];
+for (const seen of arrivals) {
+  for (const [name, at] of seen) {
+    const created = createdAt.get(name);
+    // An event can beat the create's response to this process; that is zero delay, not negative.
+    if (created !== undefined) latencies.push(Math.max(0, at - created));
+  }
+}
+for (const req of requests) req.destroy();
+adminAgent.destroy();
+const result: WatchersResult = {
+  established,
+  failed,
+  connectSeconds,
+  visibleCreated: createdAt.size,
+  expectedDeliveries,
+  delivered: delivered(),
+  leaked,
+  latencyMs: summarize(latencies),
+};
+printResult(result);
