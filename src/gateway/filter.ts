@@ -104,6 +104,8 @@ export function send(res: ClientResponse, code: number, body: unknown): number {
   return code;
 }
 
+const isWatchPath = (path: string) => /[?&]watch=(?:1|true)(?:&|$)/.test(path);
+
 export async function readAsGateway(
   upstream: Upstream,
   path: string,
@@ -111,7 +113,7 @@ export async function readAsGateway(
   signal: AbortSignal,
 ) {
   try {
-    return await upstream.pool.request({
+    return await upstream.poolFor(isWatchPath(path)).request({
       method: "GET",
       path,
       headers: gatewayHeaders(upstream, headers),
@@ -166,6 +168,8 @@ export async function handleFiltered(
   await awaitIndex(t);
   const path = req.url ?? "/";
   const abort = new AbortController();
+  // Always: a filtered watch's response can be ended by the gateway (shutdown) while its upstream read
+  // still streams, and only this abort ends that read.
   res.once("close", () => abort.abort());
   const op: Operation =
     info.verb === "delete" ? "Delete" : info.verb === "update" || info.verb === "patch" ? "Update" : "List";

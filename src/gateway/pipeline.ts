@@ -169,13 +169,17 @@ async function forward(
   user: UserInfo,
 ): Promise<number> {
   const abort = new AbortController();
-  const onClose = () => abort.abort();
+  // Only a client gone before the end cancels the upstream call: aborting after every finished
+  // response built a DOMException with a stack per request (6% of the gateway's CPU in the benchmark).
+  const onClose = () => {
+    if (!res.writableFinished) abort.abort();
+  };
   res.once("close", onClose);
   const release = ctx.inflight.enter(isLongRunning(info), abort);
   try {
     let up: Awaited<ReturnType<Upstream["pool"]["request"]>>;
     try {
-      up = await ctx.upstream.pool.request({
+      up = await ctx.upstream.poolFor(isLongRunning(info)).request({
         method: (req.method ?? "GET") as "GET",
         path: upstreamPath(ctx, req, info),
         headers: upstreamHeaders(ctx, req, headers, user),

@@ -139,7 +139,7 @@ export class Informer<T extends KubeObject> {
     const headers: Record<string, string> = { accept: "application/json" };
     const auth = this.upstream.authorization();
     if (auth) headers.authorization = auth;
-    const res = await this.upstream.pool.request({
+    const res = await this.upstream.streams.request({
       method: "GET",
       path: this.url({ watch: "1", resourceVersion, allowWatchBookmarks: "true", timeoutSeconds: "300" }),
       headers,

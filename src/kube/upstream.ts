@@ -9,6 +9,11 @@ import type { Connection } from "./connection.ts";
  */
 export class Upstream {
   readonly pool: Pool;
+  /**
+   * Watches and followed logs hold a connection each for as long as they last: they get a pool of
+   * their own without a connection cap, so thousands of them neither starve nor wait behind short calls.
+   */
+  readonly streams: Pool;
   /** For exec/attach/port-forward: node's client hands over the raw socket after a 101. */
   readonly upgradeAgent: HttpsAgent;
 
@@ -26,7 +31,20 @@ export class Upstream {
       headersTimeout: 60_000,
       connect: { ...tls, timeout: 5_000 },
     });
+    this.streams = new Pool(connection.server.origin, {
+      connections: null,
+      pipelining: 1,
+      keepAliveTimeout: 30_000,
+      bodyTimeout: 0,
+      headersTimeout: 60_000,
+      connect: { ...tls, timeout: 5_000 },
+    });
     this.upgradeAgent = new HttpsAgent({ ...tls, keepAlive: false });
+  }
+
+  /** The pool for a request: streams for long-running ones, the capped keep-alive pool otherwise. */
+  poolFor(longRunning: boolean): Pool {
+    return longRunning ? this.streams : this.pool;
   }
 
   /** Authorization for the gateway's own identity, when it is token based. */
@@ -66,7 +84,7 @@ export class Upstream {
 
   async close(): Promise<void> {
     this.upgradeAgent.destroy();
-    await this.pool.close();
+    await Promise.all([this.pool.close(), this.streams.close()]);
   }
 }
 

@@ -216,6 +216,14 @@ describe("TenancyIndex ProxySettings, team label, RoleBindings and changes", () 
     assert.equal(index.visibility(user("tina", ["blue"]), NAMESPACES, "Delete").granted, false);
   });
 
+  it("the team label is read from each object, so a watch sees team namespaces created after it opened", () => {
+    const { index } = make();
+    const { visible } = index.visibility(user("tina", ["blue"]), NAMESPACES);
+    assert.equal(visible(obj("team-later", { team: "blue" })), true);
+    assert.equal(visible(obj("other-later", { team: "green" })), false);
+    assert.equal(visible(obj("unlabelled-later")), false);
+  });
+
   it("RoleBindings show their namespace to users and groups they name", () => {
     const { index } = make();
     assert.deepEqual(seen(index, user("rob"), NAMESPACES, namespaces).names, ["bound"]);

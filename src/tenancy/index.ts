@@ -312,14 +312,20 @@ export class TenancyIndex {
         const owned = new Set(tenants.map((t) => t.name));
         const named = new Set<string>();
         for (const key of keysOf(user)) for (const ns of this.bindings.get(key) ?? []) named.add(ns);
-        if (op === "List")
-          for (const g of user.groups) for (const ns of this.teams.get(g) ?? []) named.add(ns);
+        // The team label is read from each object, not from the index at the start: a watch must show a
+        // team namespace created after it opened.
+        const teamLabel = op === "List" ? this.options.teamLabel : undefined;
+        const groups = new Set(user.groups);
+        const inTeam = teamLabel !== undefined && user.groups.some((g) => this.teams.has(g));
         const { tenantLabel } = this.options;
         return {
-          granted: owned.size > 0 || named.size > 0,
+          granted: owned.size > 0 || named.size > 0 || inTeam,
           visible: (o) => {
             const tenant = labelOf(o, tenantLabel);
-            return (tenant !== undefined && owned.has(tenant)) || named.has(o.metadata.name);
+            if (tenant !== undefined && owned.has(tenant)) return true;
+            if (named.has(o.metadata.name)) return true;
+            const team = labelOf(o, teamLabel);
+            return team !== undefined && groups.has(team);
           },
         };
       }
