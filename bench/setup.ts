@@ -6,7 +6,7 @@ import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { ClusterInfo } from "../src/devcluster/cluster.ts";
-import { type GatewayEnv, prepareGatewayEnv } from "../test/e2e/gateway-env.ts";
+import { type GatewayEnv, grantGatewayTenancy, prepareGatewayEnv } from "../test/e2e/gateway-env.ts";
 import { kubectl, ok } from "../test/e2e/run.ts";
 import { makeUserKubeconfig } from "../test/e2e/users.ts";
 import { TENANT, VISIBLE_TEAM } from "./namespaces.ts";
@@ -48,27 +48,6 @@ kind: ClusterRoleBinding
 metadata: { name: bench-namespace-readers }
 roleRef: { apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: bench-namespace-reader }
 subjects: [{ apiGroup: rbac.authorization.k8s.io, kind: Group, name: ${READERS_GROUP} }]
----
-# What the gateway reads with its own identity in --tenancy mode (as in test/e2e/tenancy.test.ts).
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRole
-metadata: { name: kubegate-bench-gateway-tenancy }
-rules:
-- apiGroups: [""]
-  resources: [namespaces, nodes, persistentvolumes]
-  verbs: [get, list, watch]
-- apiGroups: [rbac.authorization.k8s.io]
-  resources: [rolebindings]
-  verbs: [list, watch]
-- apiGroups: [tenancy.kubegate.dev]
-  resources: [tenants, proxysettings]
-  verbs: [list, watch]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRoleBinding
-metadata: { name: kubegate-bench-gateway-tenancy }
-roleRef: { apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: kubegate-bench-gateway-tenancy }
-subjects: [{ apiGroup: rbac.authorization.k8s.io, kind: User, name: kubegate-e2e-gateway }]
 `;
 
 const TENANT_OBJECT = `
@@ -118,6 +97,8 @@ export async function prepareBenchEnv(cluster: ClusterInfo, groupCount: number):
   await writeFile(file, BENCH_OBJECTS);
   await ok(kubectl(cluster.adminKubeconfig, "apply", "-f", CRDS));
   await ok(kubectl(cluster.adminKubeconfig, "apply", "-f", file));
+  // What the gateway reads with its own identity in --tenancy mode: the shipped RBAC.
+  await grantGatewayTenancy(cluster, gateway);
   await ok(
     kubectl(
       cluster.adminKubeconfig,

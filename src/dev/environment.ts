@@ -1,7 +1,6 @@
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { readFile, rm, rmdir, writeFile } from "node:fs/promises";
-import { connect } from "node:net";
 import { join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { stringify } from "yaml";
@@ -15,6 +14,7 @@ import {
 } from "../devcluster/cluster.ts";
 import { freePort } from "../devcluster/ports.ts";
 import { type KubeObject, renderManifests } from "../manifests/render.ts";
+import { probe } from "../node/tcp-proxy.ts";
 import { createCA, createClientCert, loadCA } from "../pki/certificates.ts";
 import { writeOutputs } from "../pki/files.ts";
 import { renderKubeconfig } from "../pki/kubeconfig.ts";
@@ -57,15 +57,7 @@ function kubectl(kubeconfig: string, args: string[], input?: string): string {
 
 const yamlOf = (objects: readonly KubeObject[]) => objects.map((o) => stringify(o)).join("---\n");
 
-function portOpen(port: number): Promise<boolean> {
-  return new Promise((done) => {
-    const socket = connect({ host: "127.0.0.1", port }, () => {
-      socket.destroy();
-      done(true);
-    });
-    socket.on("error", () => done(false));
-  });
-}
+const portOpen = async (port: number) => (await probe({ host: "127.0.0.1", port }, 1000)) === undefined;
 
 /**
  * The deploy manifests as a local run needs them: kubegate's identities are client-certificate users

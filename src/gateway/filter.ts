@@ -45,10 +45,7 @@ function jsonAccept(accept: string | string[] | undefined): string {
 }
 
 function gatewayHeaders(upstream: Upstream, headers: ClientHeaders): Record<string, string> {
-  const out: Record<string, string> = { accept: jsonAccept(headers.forward.accept) };
-  const auth = upstream.authorization();
-  if (auth) out.authorization = auth;
-  return out;
+  return upstream.ownHeaders(jsonAccept(headers.forward.accept));
 }
 
 function keepRow(visible: Visible, row: TableRow): boolean {

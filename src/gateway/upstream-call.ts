@@ -33,9 +33,7 @@ export async function asGateway(
   path: string,
   body?: { contentType: string; data: Buffer | string },
 ): Promise<Answer> {
-  const headers: Record<string, string> = { accept: "application/json" };
-  const auth = upstream.authorization();
-  if (auth) headers.authorization = auth;
+  const headers = upstream.ownHeaders();
   if (body) headers["content-type"] = body.contentType;
   return answerWhole(upstream, {
     method: method as "GET",

@@ -136,9 +136,7 @@ export class Informer<T extends KubeObject> {
    * when the apiserver says it is too old (an ERROR event, typically 410 Gone) and a relist is due.
    */
   private async watch(resourceVersion: string): Promise<string | undefined> {
-    const headers: Record<string, string> = { accept: "application/json" };
-    const auth = this.upstream.authorization();
-    if (auth) headers.authorization = auth;
+    const headers = this.upstream.ownHeaders();
     const res = await this.upstream.streams.request({
       method: "GET",
       path: this.url({ watch: "1", resourceVersion, allowWatchBookmarks: "true", timeoutSeconds: "300" }),

@@ -53,11 +53,17 @@ export class Upstream {
     return token ? `Bearer ${token}` : undefined;
   }
 
-  /** A JSON call made by the gateway itself (reviews). Upstream failures become Status errors. */
-  async json<T>(method: string, path: string, body?: unknown): Promise<{ code: number; body: T }> {
-    const headers: Record<string, string> = { accept: "application/json" };
+  /** Headers of a request the gateway makes as itself: its credentials, no one impersonated. */
+  ownHeaders(accept = "application/json"): Record<string, string> {
+    const headers: Record<string, string> = { accept };
     const auth = this.authorization();
     if (auth) headers.authorization = auth;
+    return headers;
+  }
+
+  /** A JSON call made by the gateway itself (reviews). Upstream failures become Status errors. */
+  async json<T>(method: string, path: string, body?: unknown): Promise<{ code: number; body: T }> {
+    const headers = this.ownHeaders();
     if (body !== undefined) headers["content-type"] = "application/json";
     let res: Awaited<ReturnType<Pool["request"]>>;
     try {

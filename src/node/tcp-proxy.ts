@@ -217,7 +217,8 @@ export async function startTcpProxy(o: TcpProxyOptions): Promise<TcpProxy> {
 }
 
 /** Opens and closes one TCP connection; resolves to undefined on success or to why it failed. */
-function probe(target: HostPort, timeoutMs: number): Promise<string | undefined> {
+/** Whether a TCP connection opens: undefined if it does, else the reason. */
+export function probe(target: HostPort, timeoutMs: number): Promise<string | undefined> {
   return new Promise((resolve) => {
     const s = connect({ host: target.host, port: target.port });
     s.setTimeout(timeoutMs, () => s.destroy(new Error(`no connection within ${timeoutMs} ms`)));

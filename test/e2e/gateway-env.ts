@@ -2,9 +2,13 @@ import assert from "node:assert/strict";
 import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseAllDocuments, stringify } from "yaml";
 import type { ClusterInfo } from "../../src/devcluster/cluster.ts";
 import { kubectl, kubegate } from "./run.ts";
 import { makeUserKubeconfig } from "./users.ts";
+
+const GATEWAY_USER = "kubegate-e2e-gateway";
 
 /** The RBAC a gateway needs: impersonate anyone, and ask for token and access reviews. */
 const GATEWAY_RBAC = `
@@ -64,7 +68,7 @@ export async function prepareGatewayEnv(cluster: ClusterInfo): Promise<GatewayEn
   }
   const upstreamKubeconfig = await makeUserKubeconfig({
     dir,
-    name: "kubegate-e2e-gateway",
+    name: GATEWAY_USER,
     signer: cluster.ca,
     server: cluster.server,
     serverCa: cluster.ca.cert,
@@ -73,6 +77,31 @@ export async function prepareGatewayEnv(cluster: ClusterInfo): Promise<GatewayEn
   const applied = await kubectl(cluster.adminKubeconfig, "apply", "-f", at("rbac.yaml"));
   assert.equal(applied.code, 0, applied.stderr);
   return { dir, servingCa, serving, usersCa, upstreamKubeconfig };
+}
+
+const TENANCY_RBAC = fileURLToPath(
+  new URL("../../deploy/components/tenancy/gateway-tenancy-rbac.yaml", import.meta.url),
+);
+
+/**
+ * The shipped tenancy RBAC (what `--tenancy` needs the gateway to read and write), bound to this
+ * environment's gateway user instead of the service account, under names of its own so that tests of
+ * the deploy manifests can apply and remove theirs independently.
+ */
+export async function grantGatewayTenancy(cluster: ClusterInfo, env: GatewayEnv): Promise<void> {
+  const objects = parseAllDocuments(await readFile(TENANCY_RBAC, "utf8")).map(
+    (d) => d.toJS() as { metadata: { name: string }; roleRef?: { name: string }; subjects?: unknown[] },
+  );
+  for (const o of objects) {
+    o.metadata.name = `${o.metadata.name}-e2e`;
+    if (o.roleRef) o.roleRef.name = `${o.roleRef.name}-e2e`;
+    if (o.subjects)
+      o.subjects = [{ apiGroup: "rbac.authorization.k8s.io", kind: "User", name: GATEWAY_USER }];
+  }
+  const file = join(env.dir, "tenancy-rbac.yaml");
+  await writeFile(file, objects.map((o) => stringify(o)).join("---\n"));
+  const applied = await kubectl(cluster.adminKubeconfig, "apply", "-f", file);
+  assert.equal(applied.code, 0, applied.stderr);
 }
 
 /** Arguments for `kubegate gateway` in this environment. */

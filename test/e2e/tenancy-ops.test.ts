@@ -7,7 +7,7 @@ import { after, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { useCluster } from "../cluster/harness.ts";
 import { startGatewayProcess } from "../support/gateway-process.ts";
-import { gatewayArgs, gatewayUser, prepareGatewayEnv } from "./gateway-env.ts";
+import { gatewayArgs, gatewayUser, grantGatewayTenancy, prepareGatewayEnv } from "./gateway-env.ts";
 import { kubectl, ok } from "./run.ts";
 
 const cluster = await useCluster();
@@ -32,44 +32,7 @@ await ok(
   ),
 );
 
-// What the gateway needs for these routes, on top of what it reads to filter.
-await apply(
-  "tenancy-ops-rbac.yaml",
-  `
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRole
-metadata: { name: kubegate-e2e-gateway-tenancy-ops }
-rules:
-- apiGroups: [""]
-  resources: [namespaces]
-  verbs: [get, list, watch, create, patch]
-- apiGroups: [""]
-  resources: [nodes, persistentvolumes, pods]
-  verbs: [get, list, watch]
-- apiGroups: [coordination.k8s.io]
-  resources: [leases]
-  verbs: [get]
-- apiGroups: [metrics.k8s.io]
-  resources: [nodes]
-  verbs: [get, list]
-- apiGroups: [storage.k8s.io, networking.k8s.io, scheduling.k8s.io, node.k8s.io]
-  resources: [storageclasses, ingressclasses, priorityclasses, runtimeclasses]
-  verbs: [get, list, watch]
-- apiGroups: [rbac.authorization.k8s.io]
-  resources: [rolebindings]
-  verbs: [list, watch]
-- apiGroups: [tenancy.kubegate.dev]
-  resources: [tenants, proxysettings]
-  verbs: [list, watch]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRoleBinding
-metadata: { name: kubegate-e2e-gateway-tenancy-ops }
-roleRef: { apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: kubegate-e2e-gateway-tenancy-ops }
-subjects:
-- { apiGroup: rbac.authorization.k8s.io, kind: User, name: kubegate-e2e-gateway }
-`,
-);
+await grantGatewayTenancy(cluster, env);
 
 for (const [ns, tenant] of [
   ["to-water-a", "water"],

@@ -6,7 +6,7 @@ import { after, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { useCluster } from "../cluster/harness.ts";
 import { startGatewayProcess } from "../support/gateway-process.ts";
-import { gatewayArgs, gatewayUser, prepareGatewayEnv } from "./gateway-env.ts";
+import { gatewayArgs, gatewayUser, grantGatewayTenancy, prepareGatewayEnv } from "./gateway-env.ts";
 import { kubectl, ok } from "./run.ts";
 
 const cluster = await useCluster();
@@ -30,35 +30,7 @@ await ok(
   ),
 );
 
-// What the gateway itself must read to filter (the deploy manifests grant the same).
-await apply(
-  "tenancy-rbac.yaml",
-  `
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRole
-metadata: { name: kubegate-e2e-gateway-tenancy }
-rules:
-- apiGroups: [""]
-  resources: [namespaces, nodes, persistentvolumes]
-  verbs: [get, list, watch]
-- apiGroups: [storage.k8s.io, networking.k8s.io, scheduling.k8s.io, node.k8s.io]
-  resources: [storageclasses, ingressclasses, priorityclasses, runtimeclasses]
-  verbs: [get, list, watch, update, patch, delete]
-- apiGroups: [rbac.authorization.k8s.io]
-  resources: [rolebindings]
-  verbs: [list, watch]
-- apiGroups: [tenancy.kubegate.dev]
-  resources: [tenants, proxysettings]
-  verbs: [list, watch]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRoleBinding
-metadata: { name: kubegate-e2e-gateway-tenancy }
-roleRef: { apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: kubegate-e2e-gateway-tenancy }
-subjects:
-- { apiGroup: rbac.authorization.k8s.io, kind: User, name: kubegate-e2e-gateway }
-`,
-);
+await grantGatewayTenancy(cluster, env);
 
 for (const [ns, labels] of [
   ["tn-oil-dev", "kubegate.dev/tenant=oil"],
