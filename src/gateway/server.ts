@@ -13,6 +13,7 @@ import { GatewayMetrics } from "../observability/metrics.ts";
 import { checkServingPair } from "../pki/serving-pair.ts";
 import { KubegateError } from "../status/errors.ts";
 import { TenancyIndex } from "../tenancy/index.ts";
+import { answerClientError } from "./client-error.ts";
 import { Inflight } from "./inflight.ts";
 import { type GatewayContext, handleRequest } from "./pipeline.ts";
 import { handleUpgrade } from "./upgrade.ts";
@@ -136,7 +137,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
     sockets.add(s);
     s.once("close", () => sockets.delete(s));
   });
-  server.on("clientError", (_err: Error, socket: Socket) => socket.destroy());
+  server.on("clientError", answerClientError);
 
   const reload = (): boolean => {
     if (!o.tls || !current) return false;

@@ -1,0 +1,127 @@
+// Updates and patches the tenancy model grants are sent with the gateway's identity, so kube-apiserver's
+// RBAC no longer bounds what they change. Two rules keep a tenant inside its tenancy: the object stays
+// visible to the user after the change, and the tenant label (namespaces, volumes) never moves to a tenant the user
+// does not own (else an owner could push a namespace into another tenant, or out of every tenant).
+// The change is first a dry run whose result is checked; the real write then carries the
+// resourceVersion the check started from, so it writes exactly what was checked or fails with 409.
+import { parse as parseYaml } from "yaml";
+import type { UserInfo } from "../authn/user.ts";
+import type { KubeObject } from "../kube/informer.ts";
+import type { Upstream } from "../kube/upstream.ts";
+import { StatusError, status } from "../status/status.ts";
+import type { TenancyIndex } from "../tenancy/index.ts";
+import type { ClientHeaders } from "./headers.ts";
+import type { ClientRequest, ClientResponse } from "./pipeline.ts";
+import { answerWhole, readBody, relay, withQuery } from "./upstream-call.ts";
+
+export interface GuardedWrite {
+  index: TenancyIndex;
+  upstream: Upstream;
+  req: ClientRequest;
+  res: ClientResponse;
+  headers: ClientHeaders;
+  user: UserInfo;
+  /** Path without the query. */
+  path: string;
+  /** The object as it is now (already checked visible). */
+  current: KubeObject;
+  visible: (o: KubeObject) => boolean;
+  /** Namespaces and persistent volumes carry the tenant label the second rule protects. */
+  tenantLabelled: boolean;
+  signal: AbortSignal;
+}
+
+function mediaType(v: string | string[] | undefined): string {
+  const value = (Array.isArray(v) ? v[0] : v) ?? "application/json";
+  return (value.split(";")[0] ?? "").trim().toLowerCase();
+}
+
+function parseObject(text: string, yaml: boolean): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = yaml ? parseYaml(text) : JSON.parse(text);
+  } catch (err) {
+    throw new StatusError(status(400, `the request body does not parse: ${(err as Error).message}`));
+  }
+  if (value === null || typeof value !== "object" || Array.isArray(value))
+    throw new StatusError(status(400, "the request body must be an object"));
+  return value as Record<string, unknown>;
+}
+
+/**
+ * The same change, bound to the resourceVersion it was checked against: a `test` operation for a JSON
+ * patch, metadata.resourceVersion for every other form (a precondition for update, merge, strategic
+ * merge and server-side apply alike).
+ */
+export function withPrecondition(contentType: string, body: Buffer, resourceVersion: string): string {
+  const text = body.toString("utf8");
+  if (contentType === "application/json-patch+json") {
+    let ops: unknown;
+    try {
+      ops = JSON.parse(text);
+    } catch (err) {
+      throw new StatusError(status(400, `the JSON patch does not parse: ${(err as Error).message}`));
+    }
+    if (!Array.isArray(ops)) throw new StatusError(status(400, "a JSON patch must be an array"));
+    return JSON.stringify([
+      { op: "test", path: "/metadata/resourceVersion", value: resourceVersion },
+      ...ops,
+    ]);
+  }
+  const yaml = contentType === "application/apply-patch+yaml" || contentType === "application/yaml";
+  if (!yaml && !contentType.endsWith("json"))
+    throw new StatusError(
+      status(415, `changes granted by the tenancy model must be JSON or YAML, not ${contentType}`),
+    );
+  const object = parseObject(text, yaml);
+  const metadata = (object.metadata ?? {}) as Record<string, unknown>;
+  if (typeof metadata !== "object" || Array.isArray(metadata))
+    throw new StatusError(status(400, "metadata must be an object"));
+  return JSON.stringify({ ...object, metadata: { ...metadata, resourceVersion } });
+}
+
+/** Why the changed object breaks a tenancy rule, or undefined when it keeps them. */
+export function ruleBroken(
+  w: Pick<GuardedWrite, "index" | "user" | "current" | "visible" | "tenantLabelled">,
+  after: KubeObject,
+): string | undefined {
+  const name = w.current.metadata.name;
+  if (w.tenantLabelled) {
+    const label = w.index.options.tenantLabel;
+    const before = w.current.metadata.labels?.[label];
+    const now = after.metadata?.labels?.[label];
+    if (now !== before && (now === undefined || !w.index.ownedTenants(w.user).includes(now)))
+      return `"${name}" is forbidden: User "${w.user.name}" may not move it ${now === undefined ? "out of its tenant" : `to tenant "${now}"`} (label ${label})`;
+  }
+  if (!after.metadata || !w.visible(after))
+    return `"${name}" is forbidden: the change would take it out of what User "${w.user.name}" may see`;
+  return undefined;
+}
+
+/** Checks the change as a dry run, then writes exactly it; answers the client either way. */
+export async function guardedWrite(w: GuardedWrite): Promise<number> {
+  const rawUrl = w.req.url ?? "/";
+  const contentType = mediaType(w.req.headers["content-type"]);
+  const body = await readBody(w.req);
+  // The body is rewritten below: its length is undici's to set.
+  const { "content-length": _length, ...headers }: Record<string, string | string[]> = w.headers.forward;
+  const auth = w.upstream.authorization();
+  if (auth) headers.authorization = auth;
+  const send = (path: string, data: Buffer | string) =>
+    answerWhole(w.upstream, {
+      method: w.req.method as "PUT",
+      path,
+      headers,
+      body: data,
+      signal: w.signal,
+      headersTimeout: 30_000,
+      bodyTimeout: 30_000,
+    });
+
+  const dry = await send(withQuery(w.path, rawUrl, { dryRun: "All" }), body);
+  if (dry.code < 200 || dry.code >= 300) return relay(w.res, dry);
+  const broken = ruleBroken(w, JSON.parse(dry.text) as KubeObject);
+  if (broken) throw new StatusError(status(403, broken));
+  const version = w.current.metadata.resourceVersion ?? "";
+  return relay(w.res, await send(withQuery(w.path, rawUrl), withPrecondition(contentType, body, version)));
+}
