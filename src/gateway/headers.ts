@@ -69,6 +69,9 @@ export function readClientHeaders(rawHeaders: readonly string[]): ClientHeaders 
     }
   }
   const out: ClientHeaders = { forward: {} };
+  // Collected in Maps: a header named "constructor" or "__proto__" is just a name, never a member.
+  const forward = new Map<string, string | string[]>();
+  const extra = new Map<string, string[]>();
   const authorizations: string[] = [];
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = (rawHeaders[i] as string).toLowerCase();
@@ -93,7 +96,7 @@ export function readClientHeaders(rawHeaders: readonly string[]): ClientHeaders 
         imp.groups.push(value);
       } else if (name.startsWith("impersonate-extra-")) {
         const key = decodeExtraKey(name.slice("impersonate-extra-".length));
-        imp.extra[key] = [...(imp.extra[key] ?? []), value];
+        extra.set(key, [...(extra.get(key) ?? []), value]);
       } else {
         throw badRequest(`unknown impersonation header ${rawHeaders[i]}`);
       }
@@ -105,11 +108,14 @@ export function readClientHeaders(rawHeaders: readonly string[]): ClientHeaders 
     }
     if (HOP_BY_HOP.has(name) || connectionNamed.has(name) || FORWARDING.has(name)) continue;
     if (IDENTITY_PREFIXES.some((p) => name.startsWith(p))) continue;
-    const existing = out.forward[name];
-    if (existing === undefined) out.forward[name] = value;
+    const existing = forward.get(name);
+    if (existing === undefined) forward.set(name, value);
     else if (Array.isArray(existing)) existing.push(value);
-    else out.forward[name] = [existing, value];
+    else forward.set(name, [existing, value]);
   }
+  // fromEntries defines own properties, so even "__proto__" stays an ordinary key.
+  out.forward = Object.fromEntries(forward);
+  if (out.impersonation) out.impersonation.extra = Object.fromEntries(extra);
   if (authorizations.length > 1) throw badRequest("more than one Authorization header");
   if (authorizations[0] !== undefined) out.authorization = authorizations[0];
   return out;
