@@ -1,7 +1,7 @@
 import type { UserInfo } from "../authn/user.ts";
 import type { Informer, KubeObject } from "../kube/informer.ts";
 import type { Reviews } from "../kube/reviews.ts";
-import { age, partialObjectMetadata, type Table } from "../kube/table.ts";
+import { age, NAMESPACE_COLUMNS, partialObjectMetadata, type Table } from "../kube/table.ts";
 import { parseLabelSelector, SelectorError } from "../selectors/labels.ts";
 import { badRequest, forbidden, StatusError, status } from "../status/status.ts";
 
@@ -99,25 +99,7 @@ export function namespaceTable(list: ReturnType<typeof namespaceList>, now = Dat
     kind: "Table",
     apiVersion: "meta.k8s.io/v1",
     metadata: list.metadata,
-    columnDefinitions: [
-      {
-        name: "Name",
-        type: "string",
-        format: "name",
-        description:
-          "Name must be unique within a namespace. Is required when creating resources, although some resources may allow a client to request the generation of an appropriate name automatically. Name is primarily intended for creation idempotence and configuration definition. Cannot be updated. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names#names",
-        priority: 0,
-      },
-      { name: "Status", type: "string", format: "", description: "The status of the namespace", priority: 0 },
-      {
-        name: "Age",
-        type: "string",
-        format: "",
-        description:
-          "CreationTimestamp is a timestamp representing the server time when this object was created. It is not guaranteed to be set in happens-before order across separate operations. Clients may not set this value. It is represented in RFC3339 form and is in UTC.\n\nPopulated by the system. Read-only. Null for lists. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata",
-        priority: 0,
-      },
-    ],
+    columnDefinitions: [...NAMESPACE_COLUMNS],
     rows: list.items.map((ns) => ({
       cells: [ns.metadata.name, ns.status?.phase ?? "", age(ns.metadata.creationTimestamp, now)],
       object: partialObjectMetadata(ns.metadata),

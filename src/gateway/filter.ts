@@ -12,6 +12,8 @@ import { type Upstream, unavailable } from "../kube/upstream.ts";
 import { type FilteredKind, filteredKind, type Operation } from "../resources/kinds.ts";
 import { serviceUnavailable } from "../status/status.ts";
 import type { TenancyIndex } from "../tenancy/index.ts";
+import { cachedNamespaceList, serveNamespaceWatch, type WatchResponse } from "./cached-list.ts";
+import { guardedWrite } from "./guarded-write.ts";
 import type { ClientHeaders } from "./headers.ts";
 import type { ClientRequest, ClientResponse } from "./pipeline.ts";
 import type { Route } from "./route.ts";
@@ -48,9 +50,14 @@ function gatewayHeaders(upstream: Upstream, headers: ClientHeaders): Record<stri
   return upstream.ownHeaders(jsonAccept(headers.forward.accept));
 }
 
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  v !== null && typeof v === "object" && !Array.isArray(v);
+
+/** Only objects with metadata can be judged; anything else is not shown. */
+const judgeable = (o: unknown): o is KubeObject => isObject(o) && isObject(o.metadata);
+
 function keepRow(visible: Visible, row: TableRow): boolean {
-  const metadata = row.object?.metadata;
-  return metadata !== undefined && visible({ metadata });
+  return isObject(row) && judgeable(row.object) && visible({ metadata: row.object.metadata });
 }
 
 /** Filters a list, a Table or a single object; returns undefined when nothing of it may be shown. */
@@ -65,41 +72,78 @@ export function filterBody(
     return { ...body, metadata, rows };
   }
   if (Array.isArray(body.items)) {
-    const items = (body.items as KubeObject[]).filter((i) => i?.metadata && visible(i));
+    const items = (body.items as unknown[]).filter((i) => judgeable(i) && visible(i));
     const metadata = { ...(body.metadata as object) } as Record<string, unknown>;
     // A count of what the user may not see is itself a leak.
     delete metadata.remainingItemCount;
     return { ...body, metadata, items };
   }
-  const metadata = (body as unknown as KubeObject).metadata;
-  return metadata && visible({ metadata }) ? body : undefined;
+  return judgeable(body) && visible({ metadata: body.metadata }) ? body : undefined;
 }
 
 /** One watch event line in, the same line or nothing out (Table events lose invisible rows). */
 export function filterWatchLine(line: string, visible: Visible): string | undefined {
   if (line.trim() === "") return undefined;
-  let event: { type?: string; object?: Record<string, unknown> };
+  let event: unknown;
   try {
     event = JSON.parse(line);
   } catch {
     return undefined;
   }
-  if (event.type === "BOOKMARK" || event.type === "ERROR" || !event.object) return `${line}\n`;
-  const kept = filterBody(event.object, visible);
+  // Fail closed: a line that is not an event with an object cannot be judged, so it is not shown.
+  if (!isObject(event) || !isObject(event.object)) return undefined;
+  const object = event.object;
+  // Real bookmarks carry only a resourceVersion and real errors a Status; one naming an object is judged.
+  const named = isObject(object.metadata) && object.metadata.name !== undefined;
+  if (!named && (event.type === "BOOKMARK" || (event.type === "ERROR" && object.kind === "Status")))
+    return `${line}\n`;
+  const kept = filterBody(object, visible);
   if (!kept) return undefined;
   if (kept.kind === "Table" && (kept.rows as unknown[]).length === 0) return undefined;
   return `${JSON.stringify({ ...event, object: kept })}\n`;
 }
 
-export function send(res: ClientResponse, code: number, body: unknown): number {
+/**
+ * A watch byte stream cut into lines and filtered. UTF-8 is decoded in streaming mode: a character split
+ * across two chunks must not turn into two replacement characters.
+ */
+export class WatchLineFilter {
+  readonly #decoder = new TextDecoder();
+  #buffered = "";
+  constructor(private readonly visible: Visible) {}
+
+  /** The filtered lines a chunk completes (each ends with a newline). */
+  push(chunk: Uint8Array): string[] {
+    this.#buffered += this.#decoder.decode(chunk, { stream: true });
+    const out: string[] = [];
+    let nl = this.#buffered.indexOf("\n");
+    while (nl !== -1) {
+      const kept = filterWatchLine(this.#buffered.slice(0, nl), this.visible);
+      if (kept) out.push(kept);
+      this.#buffered = this.#buffered.slice(nl + 1);
+      nl = this.#buffered.indexOf("\n");
+    }
+    return out;
+  }
+}
+
+export function send(
+  res: ClientResponse,
+  code: number,
+  body: unknown,
+  contentType = "application/json",
+): number {
   const text = JSON.stringify(body);
   (res as import("node:http").ServerResponse).writeHead(code, {
-    "content-type": "application/json",
+    "content-type": contentType,
     "content-length": Buffer.byteLength(text),
   });
   res.end(text);
   return code;
 }
+
+/** Upstream answers about the request itself, the same for the gateway as for the user. */
+const REQUEST_ERRORS = new Set([400, 410, 422]);
 
 const isWatchPath = (path: string) => /[?&]watch=(?:1|true)(?:&|$)/.test(path);
 
@@ -182,10 +226,25 @@ export async function handleFiltered(
   if (info.verb === "list" || (info.verb === "get" && info.name)) {
     const { granted, visible } = t.index.visibility(user, kind, "List");
     if (!granted) return passthrough();
+    if (info.verb === "list" && kind.resource === "namespaces") {
+      // The informer already holds every namespace: filter memory instead of listing them all upstream
+      // (issue #9). Undefined when only the apiserver can answer exactly (pages, exact RVs, ...).
+      const q = path.indexOf("?");
+      const cached = cachedNamespaceList(
+        t.index.namespaceSnapshot(),
+        visible,
+        new URLSearchParams(q === -1 ? "" : path.slice(q + 1)),
+        headers.forward.accept,
+      );
+      if (cached) return send(res, 200, cached.body, cached.contentType);
+    }
     const up = await readAsGateway(upstream, path, headers, abort.signal);
     const text = await up.body.text();
     if (up.statusCode === 404 && info.verb === "get" && mayLearnAbsence?.(t, user))
       return send(res, 404, JSON.parse(text));
+    // The request itself is wrong (a selector that does not parse, an expired continue token): the
+    // apiserver's own answer says why, whoever asks.
+    if (REQUEST_ERRORS.has(up.statusCode)) return send(res, up.statusCode, JSON.parse(text));
     if (up.statusCode !== 200) {
       // Not found or refused for the gateway too: let the user's own request produce the answer.
       return passthrough();
@@ -200,25 +259,37 @@ export async function handleFiltered(
   if (info.verb === "watch") {
     const { granted, visible } = t.index.visibility(user, kind, "List");
     if (!granted) return passthrough();
+    if (kind.resource === "namespaces") {
+      // One informer watch fans out to every tenant's watch, instead of one upstream watch each.
+      const q = path.indexOf("?");
+      const served = serveNamespaceWatch(
+        {
+          snapshot: t.index.namespaceSnapshot(),
+          resourceVersion: () => t.index.namespaceSnapshot().resourceVersion,
+          subscribe: (handler) => t.index.onNamespaceEvent(handler),
+        },
+        visible,
+        new URLSearchParams(q === -1 ? "" : path.slice(q + 1)),
+        headers.forward.accept,
+        res as unknown as WatchResponse,
+      );
+      if (served) return served;
+    }
     const up = await readAsGateway(upstream, path, headers, abort.signal);
     if (up.statusCode !== 200) {
-      await up.body.text().catch(() => "");
+      const text = await up.body.text().catch(() => "");
+      if (REQUEST_ERRORS.has(up.statusCode)) return send(res, up.statusCode, JSON.parse(text));
       return passthrough();
     }
     (res as import("node:http").ServerResponse).writeHead(200, {
       "content-type": String(up.headers["content-type"] ?? "application/json"),
     });
     (res as import("node:http").ServerResponse).flushHeaders?.();
-    let buffered = "";
+    const lines = new WatchLineFilter(visible);
     try {
       for await (const chunk of up.body) {
-        buffered += chunk.toString();
-        let nl = buffered.indexOf("\n");
-        while (nl !== -1) {
-          const out = filterWatchLine(buffered.slice(0, nl), visible);
-          buffered = buffered.slice(nl + 1);
-          nl = buffered.indexOf("\n");
-          if (out && !(res as import("node:http").ServerResponse).write(out)) {
+        for (const out of lines.push(chunk)) {
+          if (!(res as import("node:http").ServerResponse).write(out)) {
             await new Promise((r) => res.once("drain", r));
           }
         }
@@ -238,6 +309,21 @@ export async function handleFiltered(
     const text = await current.body.text();
     if (current.statusCode !== 200 || !filterBody(JSON.parse(text) as Record<string, unknown>, visible))
       return passthrough();
+    if (op === "Update") {
+      return guardedWrite({
+        index: t.index,
+        upstream,
+        req,
+        res,
+        headers,
+        user,
+        path: path.split("?")[0] as string,
+        current: JSON.parse(text) as KubeObject,
+        visible,
+        tenantLabelled: kind.resource === "namespaces" || kind.resource === "persistentvolumes",
+        signal: abort.signal,
+      });
+    }
     const h: Record<string, string | string[]> = { ...headers.forward };
     const auth = upstream.authorization();
     if (auth) h.authorization = auth;

@@ -23,8 +23,14 @@ const keyOf = (o: KubeObject) =>
  * handlers hear every change. It relists when the watch expires (410) or breaks, with backoff.
  */
 export class Informer<T extends KubeObject> {
+  // Whole objects, as the apiserver sent them (not trimmed to what the index reads): the gateway answers
+  // tenant namespace lists from this store, and those must be the apiserver's objects. ~2 KB a namespace.
   private readonly store = new Map<string, T>();
-  private readonly handlers: ((type: WatchEventType, obj: T, old?: T) => void)[] = [];
+  /** The resourceVersion the store reflects; undefined while it is being rebuilt after a failure. */
+  private current: string | undefined;
+  // Replaced, never changed in place: a handler removed while an event is being delivered (a served watch
+  // that ends) must not make the loop in emit skip the next one.
+  private handlers: readonly ((type: WatchEventType, obj: T, old?: T) => void)[] = [];
   private readonly abort = new AbortController();
   private resolveSynced!: () => void;
   /** Resolves after the first complete list. */
@@ -40,8 +46,13 @@ export class Informer<T extends KubeObject> {
   ) {}
 
   onChange(handler: (type: WatchEventType, obj: T, old?: T) => void): this {
-    this.handlers.push(handler);
+    this.handlers = [...this.handlers, handler];
     return this;
+  }
+
+  /** Stops calling a handler given to onChange (a watch served from this store has ended). */
+  offChange(handler: (type: WatchEventType, obj: T, old?: T) => void): void {
+    this.handlers = this.handlers.filter((h) => h !== handler);
   }
 
   get(namespaceOrName: string, name?: string): T | undefined {
@@ -54,6 +65,14 @@ export class Informer<T extends KubeObject> {
 
   get size(): number {
     return this.store.size;
+  }
+
+  /**
+   * The resourceVersion the store is known to be current at (last list, event or bookmark), or undefined
+   * when it may be stale: before the first list, and from a broken watch until the relist that repairs it.
+   */
+  get resourceVersion(): string | undefined {
+    return this.current;
   }
 
   start(): this {
@@ -106,7 +125,9 @@ export class Informer<T extends KubeObject> {
       }
     }
     this.resolveSynced();
-    return res.body.metadata?.resourceVersion ?? "";
+    const rv = res.body.metadata?.resourceVersion ?? "";
+    this.current = rv === "" ? undefined : rv;
+    return rv;
   }
 
   private async run(): Promise<void> {
@@ -120,6 +141,7 @@ export class Informer<T extends KubeObject> {
         backoff = 200;
       } catch (err) {
         rv = undefined;
+        this.current = undefined;
         if (this.abort.signal.aborted) return;
         this.log?.warn(
           { err: (err as Error).message, path: this.path },
@@ -158,14 +180,21 @@ export class Informer<T extends KubeObject> {
         nl = buffered.indexOf("\n");
         if (line.trim() === "") continue;
         const event = JSON.parse(line) as WatchEvent<T>;
-        if (event.type === "ERROR") return undefined;
+        if (event.type === "ERROR") {
+          this.current = undefined;
+          return undefined;
+        }
         const obj = event.object as T;
         rv = obj.metadata?.resourceVersion ?? rv;
-        if (event.type === "BOOKMARK") continue;
+        if (event.type === "BOOKMARK") {
+          this.current = rv;
+          continue;
+        }
         const key = keyOf(obj);
         const old = this.store.get(key);
         if (event.type === "DELETED") this.store.delete(key);
         else this.store.set(key, obj);
+        this.current = rv;
         this.emit(event.type, obj, old);
       }
     }

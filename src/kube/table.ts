@@ -67,3 +67,27 @@ export function age(creationTimestamp: string | undefined, now = Date.now()): st
 export function partialObjectMetadata(metadata: unknown) {
   return { kind: "PartialObjectMetadata", apiVersion: "meta.k8s.io/v1", metadata };
 }
+
+/**
+ * The apiserver's namespace Table columns (k8s.io/kubernetes pkg/printers/internalversion, v1.33):
+ * descriptions are metav1.ObjectMeta's swagger docs for name and creationTimestamp.
+ */
+export const NAMESPACE_COLUMNS: readonly TableColumn[] = Object.freeze([
+  {
+    name: "Name",
+    type: "string",
+    format: "name",
+    description:
+      "Name must be unique within a namespace. Is required when creating resources, although some resources may allow a client to request the generation of an appropriate name automatically. Name is primarily intended for creation idempotence and configuration definition. Cannot be updated. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names#names",
+    priority: 0,
+  },
+  { name: "Status", type: "string", format: "", description: "The status of the namespace", priority: 0 },
+  {
+    name: "Age",
+    type: "string",
+    format: "",
+    description:
+      "CreationTimestamp is a timestamp representing the server time when this object was created. It is not guaranteed to be set in happens-before order across separate operations. Clients may not set this value. It is represented in RFC3339 form and is in UTC.\n\nPopulated by the system. Read-only. Null for lists. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata",
+    priority: 0,
+  },
+]);

@@ -247,3 +247,35 @@ describe("TenancyIndex ProxySettings, team label, RoleBindings and changes", () 
     assert.deepEqual(index.ownedTenants(user("alice")), []);
   });
 });
+
+describe("TenancyIndex namespace snapshot", () => {
+  /** An informer's store: whole objects and the resourceVersion they are current at. */
+  class Versioned extends StaticSource<KubeObject> {
+    resourceVersion: string | undefined = "42";
+  }
+
+  it("hands out the informer's whole namespaces and its resourceVersion", () => {
+    const full = { ...obj("oil-dev", { [LABEL]: "oil" }), status: { phase: "Active" } } as KubeObject;
+    const namespaces = new Versioned([full, obj("gas-dev", { [LABEL]: "gas" })]);
+    const index = new TenancyIndex(
+      {
+        tenants: new StaticSource<Tenant>([tenant("oil", { owners: [{ kind: "User", name: "alice" }] })]),
+        proxySettings: new StaticSource<ProxySetting>([]),
+        roleBindings: new StaticSource<RoleBinding>([]),
+        namespaces,
+        nodes: () => new StaticSource<KubeObject>([]),
+      },
+      { tenantLabel: LABEL },
+    );
+    const snap = index.namespaceSnapshot();
+    assert.equal(snap.resourceVersion, "42");
+    const { visible } = index.visibility(user("alice"), NAMESPACES);
+    assert.deepEqual([...snap.items].filter(visible), [full]);
+    namespaces.resourceVersion = undefined;
+    assert.equal(index.namespaceSnapshot().resourceVersion, undefined);
+  });
+
+  it("has no resourceVersion for sources that cannot vouch for one", () => {
+    assert.equal(fixture([]).index.namespaceSnapshot().resourceVersion, undefined);
+  });
+});

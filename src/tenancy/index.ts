@@ -1,5 +1,5 @@
 import type { UserInfo } from "../authn/user.ts";
-import { Informer, type KubeObject } from "../kube/informer.ts";
+import { Informer, type KubeObject, type WatchEventType } from "../kube/informer.ts";
 import type { Upstream } from "../kube/upstream.ts";
 import type { Logger } from "../observability/logger.ts";
 import { FILTERED_KINDS, type FilteredKind, type Operation, type ProxyKind } from "../resources/kinds.ts";
@@ -23,7 +23,14 @@ export interface Source<T extends KubeObject> {
   list(): Iterable<T>;
   start(): unknown;
   stop(): void;
+  /** The resourceVersion the source is current at, when it can vouch for one (informers do). */
+  readonly resourceVersion?: string | undefined;
+  /** Stops calling a handler; sources that have it pass (type, object, old) to their handlers. */
+  offChange?(handler: NamespaceEvent): void;
 }
+
+/** One change to a namespace, as the informer hears it (old: the object it held before). */
+export type NamespaceEvent = (type: WatchEventType, obj: KubeObject, old?: KubeObject) => void;
 
 export interface TenancySources {
   tenants: Source<Tenant>;
@@ -193,6 +200,26 @@ export class TenancyIndex {
       const ns = this.namespaces.get(name);
       return ns !== undefined && visible(ns);
     };
+  }
+
+  /**
+   * The namespaces the index holds, as whole objects, and the resourceVersion they are current at
+   * (undefined when the informer cannot vouch for them, e.g. while it relists after a broken watch):
+   * enough to answer a tenant's namespace list without listing every namespace upstream.
+   */
+  namespaceSnapshot(): { items: Iterable<KubeObject>; resourceVersion: string | undefined } {
+    return { items: this.namespaces.list(), resourceVersion: this.namespaces.resourceVersion };
+  }
+
+  /**
+   * Calls `handler` on every namespace change until the returned function is called; undefined when the
+   * source cannot tell what changed (hand-fed stores), and a watch must go upstream instead.
+   */
+  onNamespaceEvent(handler: NamespaceEvent): (() => void) | undefined {
+    const source = this.namespaces;
+    if (!source.offChange) return undefined;
+    (source.onChange as (h: NamespaceEvent) => unknown)(handler);
+    return () => source.offChange?.(handler);
   }
 
   /** Tenant names this user owns (as a User, through a Group, or as a ServiceAccount). */

@@ -4,11 +4,10 @@ import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
 import { useCluster } from "../cluster/harness.ts";
 import { startGatewayProcess, startKubegate } from "../support/gateway-process.ts";
 import { rawRequest } from "../support/https-client.ts";
-import { gatewayArgs, gatewayUser, prepareGatewayEnv } from "./gateway-env.ts";
+import { gatewayArgs, gatewayUser, installCrds, prepareGatewayEnv } from "./gateway-env.ts";
 import { kubectl, kubegate, ok } from "./run.ts";
 import { makeUserKubeconfig } from "./users.ts";
 
@@ -90,8 +89,7 @@ await ok(
   ),
 );
 
-await ok(admin("apply", "-f", fileURLToPath(new URL("../../deploy/base/crds.yaml", import.meta.url))));
-await ok(admin("wait", "--for=condition=Established", "crd/tenants.tenancy.kubegate.dev", "--timeout=30s"));
+await installCrds(cluster);
 const server = await startKubegate("apiserver", [
   ...["--listen", "127.0.0.1:0", "--tls-cert", at("tls.crt"), "--tls-key", at("tls.key")],
   ...["--kubeconfig", serverKubeconfig, "--team-label", "team", "--tenancy"],

@@ -79,6 +79,24 @@ export async function prepareGatewayEnv(cluster: ClusterInfo): Promise<GatewayEn
   return { dir, servingCa, serving, usersCa, upstreamKubeconfig };
 }
 
+const CRDS = fileURLToPath(new URL("../../deploy/base/crds.yaml", import.meta.url));
+
+/** kubegate's CRDs (Tenant, ProxySetting) applied and established, as every tenancy test needs them. */
+export async function installCrds(cluster: ClusterInfo): Promise<void> {
+  for (const args of [
+    ["apply", "-f", CRDS],
+    ["wait", "--for=condition=Established", "crd/tenants.tenancy.kubegate.dev"],
+    ["wait", "--for=condition=Established", "crd/proxysettings.tenancy.kubegate.dev"],
+  ]) {
+    const r = await kubectl(
+      cluster.adminKubeconfig,
+      ...args,
+      ...(args[0] === "wait" ? ["--timeout=30s"] : []),
+    );
+    assert.equal(r.code, 0, r.stderr);
+  }
+}
+
 const TENANCY_RBAC = fileURLToPath(
   new URL("../../deploy/components/tenancy/gateway-tenancy-rbac.yaml", import.meta.url),
 );

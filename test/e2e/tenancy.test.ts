@@ -3,10 +3,15 @@ import { spawn } from "node:child_process";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
 import { useCluster } from "../cluster/harness.ts";
 import { startGatewayProcess } from "../support/gateway-process.ts";
-import { gatewayArgs, gatewayUser, grantGatewayTenancy, prepareGatewayEnv } from "./gateway-env.ts";
+import {
+  gatewayArgs,
+  gatewayUser,
+  grantGatewayTenancy,
+  installCrds,
+  prepareGatewayEnv,
+} from "./gateway-env.ts";
 import { kubectl, ok } from "./run.ts";
 
 const cluster = await useCluster();
@@ -18,17 +23,7 @@ async function apply(name: string, yaml: string) {
   await ok(admin("apply", "-f", file));
 }
 
-const CRDS = fileURLToPath(new URL("../../deploy/base/crds.yaml", import.meta.url));
-await ok(admin("apply", "-f", CRDS));
-await ok(
-  admin(
-    "wait",
-    "--for=condition=Established",
-    "crd/tenants.tenancy.kubegate.dev",
-    "crd/proxysettings.tenancy.kubegate.dev",
-    "--timeout=30s",
-  ),
-);
+await installCrds(cluster);
 
 await grantGatewayTenancy(cluster, env);
 

@@ -1,0 +1,400 @@
+// A tenant's namespace list, answered from the tenancy index's namespace informer instead of the
+// apiserver (issue #9). The upstream way lists every namespace in the cluster with the gateway's
+// identity, parses the whole body and keeps the tenant's few: with 10,000 namespaces and 100 visible
+// that is 18x (JSON) to 25x (Table) slower than the apiserver's own labelSelector list. The informer
+// already holds every namespace, whole, so the answer is a filter over memory and 100 objects to encode.
+//
+// The answer must be the one the apiserver would give for the same visible set, so this file only
+// answers what it can reproduce exactly, and says "undefined" (the caller then takes the upstream path,
+// correct but slower) for everything else: pages (limit below the count, continue), exact or newer
+// resourceVersions than the informer has seen, selectors on fields the cache does not model, parameters
+// it does not know, selectors the apiserver would reject (the upstream path gives its error), and a store
+// the informer cannot currently vouch for (relisting after a broken watch).
+//
+// Consistency: like any list served from the apiserver's watch cache with resourceVersion=0, the answer
+// is as fresh as the last watch event, typically milliseconds behind etcd; the resourceVersion in the
+// answer is the one the store reflects, so a watch started from it misses nothing.
+import type { KubeObject } from "../kube/informer.ts";
+import { age, NAMESPACE_COLUMNS, partialObjectMetadata } from "../kube/table.ts";
+import { type FieldSelector, parseFieldSelector } from "../selectors/fields.ts";
+import { type LabelSelector, parseLabelSelector } from "../selectors/labels.ts";
+
+/** What the index's informer holds: every namespace, and the resourceVersion it is current at. */
+export interface NamespaceSnapshot {
+  items: Iterable<KubeObject>;
+  resourceVersion: string | undefined;
+}
+
+export interface CachedAnswer {
+  body: Record<string, unknown>;
+  contentType: string;
+}
+
+/** A namespace as the informer holds it: what the Table and the field selector read besides metadata. */
+interface Namespace extends KubeObject {
+  metadata: KubeObject["metadata"] & { creationTimestamp?: string };
+  status?: { phase?: string };
+}
+
+/**
+ * Query parameters whose meaning the cache reproduces (or that do not change a list's content:
+ * timeoutSeconds bounds the call, pretty only indents, allowWatchBookmarks is for watches). Any other
+ * parameter could change the answer in a way this file does not model, so it sends the request upstream.
+ */
+const HANDLED = new Set([
+  "labelSelector",
+  "fieldSelector",
+  "limit",
+  "continue",
+  "resourceVersion",
+  "resourceVersionMatch",
+  "includeObject",
+  "timeoutSeconds",
+  "pretty",
+  "allowWatchBookmarks",
+]);
+
+/** The fields the apiserver lets a namespace list select on (core/v1 field label conversion). */
+const NAMESPACE_FIELDS = new Set(["metadata.name", "status.phase"]);
+
+/**
+ * The printer's Age cell: apimachinery's HumanDuration of time.Since(creationTimestamp). Go truncates
+ * seconds toward zero, so up to 2 s of clock skew reads "0s"; table.ts floors, which would say
+ * "<invalid>" between -2 s and -1 s.
+ */
+export function namespaceAge(creationTimestamp: string | undefined, now: number): string {
+  if (!creationTimestamp) return "<unknown>";
+  const created = Date.parse(creationTimestamp);
+  const ms = now - created;
+  return age(creationTimestamp, ms < 0 && ms > -2000 ? created : now);
+}
+
+/** -1, 0, 1 for two etcd resourceVersions, or undefined when either is not a number (opaque: don't guess). */
+function compareRv(a: string, b: string): number | undefined {
+  if (!/^\d+$/.test(a) || !/^\d+$/.test(b)) return undefined;
+  const x = BigInt(a);
+  const y = BigInt(b);
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/**
+ * Whether the store, current at `cached`, satisfies the request's resourceVersion semantics
+ * (https://kubernetes.io/docs/reference/using-api/api-concepts/#semantics-for-get-and-list).
+ */
+function rvServable(q: URLSearchParams, cached: string): boolean {
+  const rv = q.get("resourceVersion") ?? "";
+  const match = q.get("resourceVersionMatch") ?? "";
+  const limited = (q.get("limit") ?? "") !== "" && q.get("limit") !== "0";
+  if (match === "") {
+    // Unset: "most recent"; 0: "any". Both are what a watch cache serves.
+    if (rv === "" || rv === "0") return true;
+    // A non-zero RV with a limit means Exact for the apiserver; without one, NotOlderThan.
+    if (limited) return false;
+    const c = compareRv(rv, cached);
+    return c !== undefined && c <= 0;
+  }
+  if (match === "NotOlderThan" && rv !== "") {
+    if (rv === "0") return true;
+    const c = compareRv(rv, cached);
+    return c !== undefined && c <= 0;
+  }
+  // Exact needs history the informer does not keep; anything else the apiserver rejects, in its words.
+  return false;
+}
+
+/** A selector the cache can apply, or undefined when only the apiserver can (or should refuse it). */
+function selectors(q: URLSearchParams): { labels: LabelSelector; fields: FieldSelector } | undefined {
+  try {
+    const labels = parseLabelSelector(q.get("labelSelector") ?? "");
+    const fields = parseFieldSelector(q.get("fieldSelector") ?? "");
+    if (fields.requirements.some((r) => !NAMESPACE_FIELDS.has(r.field))) return undefined;
+    return { labels, fields };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Items in a list carry no kind/apiVersion (the list does); watch events put them on the stored object. */
+function withoutTypeMeta(o: KubeObject): Record<string, unknown> {
+  const { kind: _k, apiVersion: _v, ...rest } = o as KubeObject & Record<string, unknown>;
+  return rest;
+}
+
+/**
+ * What the Accept header asks for: a meta.k8s.io/v1 Table, a JSON list, or a Table of another version
+ * this file cannot produce. Parsed per media type, params exact (table.ts's wantsTable takes v=v1beta1
+ * for v=v1). The first Table asked for decides (kubectl asks for v1 first, then v1beta1).
+ */
+function acceptOf(accept: string | string[] | undefined): "table" | "json" | "other" {
+  const text = Array.isArray(accept) ? accept.join(",") : (accept ?? "");
+  for (const part of text.split(",")) {
+    const [type = "", ...params] = part.split(";").map((p) => p.trim().toLowerCase());
+    const p = new Map(params.map((kv) => kv.split("=", 2) as [string, string]));
+    if (p.get("as") === "table") {
+      const v1 = p.get("g") === "meta.k8s.io" && (p.get("v") ?? "v1") === "v1";
+      return v1 && type === "application/json" ? "table" : "other";
+    }
+  }
+  return "json";
+}
+
+/**
+ * The apiserver's answer to a namespace list by a user who may see exactly `visible` namespaces, from
+ * the informer's store; undefined when the request must go upstream (see the top of the file).
+ */
+export function cachedNamespaceList(
+  snapshot: NamespaceSnapshot,
+  visible: (o: KubeObject) => boolean,
+  query: URLSearchParams,
+  accept: string | string[] | undefined,
+  now = Date.now(),
+): CachedAnswer | undefined {
+  const rv = snapshot.resourceVersion;
+  if (!rv) return undefined;
+  for (const key of query.keys()) if (!HANDLED.has(key)) return undefined;
+  if ((query.get("continue") ?? "") !== "") return undefined;
+  if (!rvServable(query, rv)) return undefined;
+  const limitText = query.get("limit") ?? "";
+  if (limitText !== "" && !/^\d+$/.test(limitText)) return undefined;
+  const limit = limitText === "" ? 0 : Number(limitText);
+  const includeObject = query.get("includeObject") ?? "";
+  if (!["", "Metadata", "None", "Object"].includes(includeObject)) return undefined;
+  const wanted = acceptOf(accept);
+  if (wanted === "other") return undefined;
+  const sel = selectors(query);
+  if (!sel) return undefined;
+
+  const kept: Namespace[] = [];
+  const checkFields = !sel.fields.isEmpty();
+  for (const o of snapshot.items as Iterable<Namespace>) {
+    if (!visible(o) || !sel.labels.matches(o.metadata.labels)) continue;
+    if (
+      checkFields &&
+      !sel.fields.matches({ "metadata.name": o.metadata.name, "status.phase": o.status?.phase ?? "" })
+    )
+      continue;
+    kept.push(o);
+  }
+  // A page would need a continue token the apiserver accepts: only it can make one.
+  if (limit > 0 && kept.length > limit) return undefined;
+  // The apiserver lists in key order, i.e. by name (names are ASCII, so UTF-16 order is byte order).
+  kept.sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : a.metadata.name > b.metadata.name ? 1 : 0));
+
+  if (wanted === "table") {
+    return {
+      contentType: "application/json", // the apiserver's, Tables included
+      body: {
+        kind: "Table",
+        apiVersion: "meta.k8s.io/v1",
+        metadata: { resourceVersion: rv },
+        columnDefinitions: NAMESPACE_COLUMNS,
+        rows: kept.map((o) => ({
+          cells: [o.metadata.name, o.status?.phase ?? "", namespaceAge(o.metadata.creationTimestamp, now)],
+          // includeObject: Metadata (the default) is a PartialObjectMetadata, Object the whole v1 object.
+          object:
+            includeObject === "None"
+              ? null
+              : includeObject === "Object"
+                ? { ...withoutTypeMeta(o), kind: "Namespace", apiVersion: "v1" }
+                : partialObjectMetadata(o.metadata),
+        })),
+      },
+    };
+  }
+  return {
+    contentType: "application/json",
+    body: {
+      kind: "NamespaceList",
+      apiVersion: "v1",
+      metadata: { resourceVersion: rv },
+      items: kept.map(withoutTypeMeta),
+    },
+  };
+}
+
+// ---- Watches (fan-out) ----------------------------------------------------------------------------
+// The upstream way opens one apiserver watch of every namespace per client and drops what the tenant may
+// not see. The informer already follows every change: a tenant's watch subscribes to it instead, and is
+// shaped as the apiserver's watch cache shapes its events (selection entered: ADDED, left: DELETED).
+// Only starts the cache can reproduce are served: "now, with the current state first" (no RV, or 0) and
+// "from the informer's own RV" (kubectl get -w after a cached list). Older RVs need history the informer
+// does not keep, so they, and anything unusual, go upstream as before.
+
+/**
+ * An object's JSON in a watch event, encoded once for every watcher it goes to: the informer replaces
+ * objects on change, never edits them, so the object itself is the cache key.
+ */
+const encoded = new WeakMap<KubeObject, string>();
+function encodedObject(o: KubeObject): string {
+  let text = encoded.get(o);
+  if (text === undefined) {
+    text = JSON.stringify({ ...withoutTypeMeta(o), kind: "Namespace", apiVersion: "v1" });
+    encoded.set(o, text);
+  }
+  return text;
+}
+
+/** Parameters a cached watch honours; anything else goes upstream. */
+const WATCH_HANDLED = new Set([
+  "watch",
+  "labelSelector",
+  "fieldSelector",
+  "resourceVersion",
+  "timeoutSeconds",
+  "allowWatchBookmarks", // JSON watches get one a minute; Table watches none (optional for a server)
+  "includeObject",
+  "pretty",
+]);
+
+/** What Go's strconv.ParseBool reads as true, as the apiserver parses allowWatchBookmarks. */
+const GO_TRUE = new Set(["1", "t", "T", "TRUE", "true", "True"]);
+
+/** A slow reader is cut off past this much unsent output, as the apiserver drops a full watcher. */
+const MAX_BUFFERED = 8 * 1024 * 1024;
+
+export interface NamespaceWatchSource {
+  snapshot: NamespaceSnapshot;
+  /** The informer's resourceVersion now (for bookmarks), undefined while it cannot vouch for its store. */
+  resourceVersion?: () => string | undefined;
+  /** Subscribes to the informer's changes; returns the unsubscribe, or undefined when it cannot. */
+  subscribe(
+    handler: (type: "ADDED" | "MODIFIED" | "DELETED", obj: KubeObject, old?: KubeObject) => void,
+  ): (() => void) | undefined;
+}
+
+/** What a watch response needs: write, end, and hear the client go. */
+export interface WatchResponse {
+  writeHead(code: number, headers: Record<string, string>): unknown;
+  flushHeaders?(): void;
+  write(chunk: string): boolean;
+  end(): unknown;
+  once(event: "close", listener: () => void): unknown;
+  readonly writableLength: number;
+}
+
+/**
+ * Serves a tenant's namespace watch from the informer; resolves with the HTTP code when the watch ends,
+ * or returns undefined (nothing written) when the request must go upstream.
+ */
+export function serveNamespaceWatch(
+  source: NamespaceWatchSource,
+  visible: (o: KubeObject) => boolean,
+  query: URLSearchParams,
+  accept: string | string[] | undefined,
+  res: WatchResponse,
+  /** How often a bookmark is sent when asked for; the apiserver's watch cache sends about one a minute. */
+  bookmarkMs = 60_000,
+): Promise<number> | undefined {
+  const current = source.snapshot.resourceVersion;
+  if (!current) return undefined;
+  for (const key of query.keys()) if (!WATCH_HANDLED.has(key)) return undefined;
+  const rv = query.get("resourceVersion") ?? "";
+  if (rv !== "" && rv !== "0" && rv !== current) return undefined;
+  const includeObject = query.get("includeObject") ?? "";
+  if (!["", "Metadata", "None", "Object"].includes(includeObject)) return undefined;
+  const timeoutText = query.get("timeoutSeconds") ?? "";
+  if (timeoutText !== "" && !/^\d+$/.test(timeoutText)) return undefined;
+  const wanted = acceptOf(accept);
+  if (wanted === "other") return undefined;
+  const sel = selectors(query);
+  if (!sel) return undefined;
+  const selected = (o: Namespace) =>
+    visible(o) &&
+    sel.labels.matches(o.metadata.labels) &&
+    sel.fields.matches({ "metadata.name": o.metadata.name, "status.phase": o.status?.phase ?? "" });
+
+  let first = true;
+  const encode = (type: string, o: Namespace): string => {
+    if (wanted === "json") return `{"type":"${type}","object":${encodedObject(o)}}\n`;
+    // The apiserver sends the columns with the first event of a Table watch only.
+    const columnDefinitions = first ? NAMESPACE_COLUMNS : null;
+    first = false;
+    const row = {
+      cells: [o.metadata.name, o.status?.phase ?? "", namespaceAge(o.metadata.creationTimestamp, Date.now())],
+      object:
+        includeObject === "None"
+          ? null
+          : includeObject === "Object"
+            ? { ...withoutTypeMeta(o), kind: "Namespace", apiVersion: "v1" }
+            : partialObjectMetadata(o.metadata),
+    };
+    return `${JSON.stringify({
+      type,
+      object: {
+        kind: "Table",
+        apiVersion: "meta.k8s.io/v1",
+        metadata: { resourceVersion: o.metadata.resourceVersion },
+        columnDefinitions,
+        rows: [row],
+      },
+    })}\n`;
+  };
+
+  let done = false;
+  let timer: NodeJS.Timeout | undefined;
+  let bookmarks: NodeJS.Timeout | undefined;
+  let resolve: (code: number) => void = () => undefined;
+  const ended = new Promise<number>((r) => {
+    resolve = r;
+  });
+  const finish = () => {
+    if (done) return;
+    done = true;
+    unsubscribe?.();
+    clearTimeout(timer);
+    clearInterval(bookmarks);
+    res.end();
+    resolve(200);
+  };
+  const send = (type: string, o: Namespace) => {
+    if (done) return;
+    res.write(encode(type, o));
+    if (res.writableLength > MAX_BUFFERED) finish();
+  };
+  // Subscribing, then writing the current state, in one tick: no change can fall between the two.
+  const unsubscribe = source.subscribe((type, obj, old) => {
+    const o = obj as Namespace;
+    const before = old !== undefined && selected(old as Namespace);
+    if (type === "DELETED") {
+      if (before || selected(o)) send("DELETED", o);
+    } else if (selected(o)) send(before ? "MODIFIED" : "ADDED", o);
+    else if (before) {
+      // Left the selection: gone, for this watcher. Like the apiserver's watch cache, the DELETED event
+      // carries the object as it was when it last matched, at the change's resourceVersion.
+      const was = old as Namespace;
+      send("DELETED", { ...was, metadata: { ...was.metadata, resourceVersion: o.metadata.resourceVersion } });
+    }
+  });
+  if (!unsubscribe) return undefined;
+  res.writeHead(200, { "content-type": "application/json" });
+  res.flushHeaders?.();
+  // No RV, or 0: the current state first, as synthetic ADDED events (in key order, as the apiserver).
+  if (rv === "" || rv === "0") {
+    const initial = [...(source.snapshot.items as Iterable<Namespace>)].filter(selected);
+    initial.sort((a, b) =>
+      a.metadata.name < b.metadata.name ? -1 : a.metadata.name > b.metadata.name ? 1 : 0,
+    );
+    for (const o of initial) send("ADDED", o);
+  }
+  // The apiserver ends a watch after timeoutSeconds, or after a random 30 to 60 minutes without one.
+  const seconds = Number(timeoutText || "0") || 1800 * (1 + Math.random());
+  timer = setTimeout(finish, seconds * 1000);
+  // Bookmarks let a client that re-watches start from the informer's RV (served here) rather than from
+  // its last visible event's, which is older than the informer's as soon as any other namespace changes.
+  // Every event up to the informer's RV has been delivered (synchronously), so the bookmark is truthful.
+  if (GO_TRUE.has(query.get("allowWatchBookmarks") ?? "") && wanted === "json" && source.resourceVersion) {
+    const currentRv = source.resourceVersion;
+    bookmarks = setInterval(() => {
+      const at = currentRv();
+      if (at === undefined || done) return;
+      const object = {
+        kind: "Namespace",
+        apiVersion: "v1",
+        metadata: { resourceVersion: at, creationTimestamp: null },
+      };
+      res.write(`${JSON.stringify({ type: "BOOKMARK", object })}\n`);
+    }, bookmarkMs);
+  }
+  res.once("close", finish);
+  return ended;
+}
