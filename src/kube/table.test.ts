@@ -43,4 +43,10 @@ describe("wantsTable", () => {
     assert.ok(!wantsTable(undefined));
     assert.ok(!wantsTable("application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io"));
   });
+
+  it("answers a v1 Table only when v1 is asked for, not v1beta1 alone", () => {
+    assert.ok(!wantsTable("application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json"));
+    assert.ok(wantsTable("application/json; as=Table; g=meta.k8s.io; v=v1"));
+    assert.ok(!wantsTable("application/json;as=Tables;v=v1;g=meta.k8s.io"));
+  });
 });

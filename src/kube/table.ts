@@ -19,8 +19,12 @@ export interface Table {
 export function wantsTable(accept: string | undefined): boolean {
   if (!accept) return false;
   return accept.split(",").some((part) => {
-    const p = part.replace(/\s+/g, "").toLowerCase();
-    return p.includes("as=table") && p.includes("g=meta.k8s.io") && (p.includes("v=v1") || !p.includes("v="));
+    // Parameters compared whole: "v=v1" must not match inside "v=v1beta1".
+    const params = new Set(part.replace(/\s+/g, "").toLowerCase().split(";").slice(1));
+    const version = [...params].find((p) => p.startsWith("v="));
+    return (
+      params.has("as=table") && params.has("g=meta.k8s.io") && (version === undefined || version === "v=v1")
+    );
   });
 }
 
