@@ -6,7 +6,6 @@ import {
   cachedNamespaceList,
   type NamespaceSnapshot,
   type NamespaceWatchSource,
-  namespaceAge,
   serveNamespaceWatch,
   type WatchResponse,
 } from "./cached-list.ts";
@@ -167,37 +166,6 @@ describe("cachedNamespaceList: Table", () => {
   it("leaves Tables of other versions to the apiserver", () => {
     assert.equal(list("", "application/json;as=Table;v=v1beta1;g=meta.k8s.io"), undefined);
     assert.equal(list("", "application/json")?.body.kind, "NamespaceList");
-  });
-});
-
-describe("namespaceAge: apimachinery's HumanDuration of time.Since", () => {
-  const at = (ms: number) => namespaceAge(new Date(NOW - ms).toISOString(), NOW);
-  const S = 1000;
-  const M = 60 * S;
-  const H = 60 * M;
-  const D = 24 * H;
-  it("matches the Go thresholds", () => {
-    const cases: [number, string][] = [
-      [0, "0s"],
-      [-1500, "0s"], // Go truncates -1.5 s to -1: tolerated clock skew
-      [-2500, "<invalid>"],
-      [119 * S, "119s"],
-      [2 * M, "2m"],
-      [9 * M + 59 * S, "9m59s"],
-      [10 * M + 30 * S, "10m"],
-      [3 * H - S, "179m"],
-      [3 * H + 5 * M, "3h5m"],
-      [8 * H, "8h"],
-      [47 * H, "47h"],
-      [2 * D, "2d"],
-      [7 * D + 23 * H, "7d23h"],
-      [8 * D, "8d"],
-      [730 * D, "2y"],
-      [800 * D, "2y70d"],
-      [8 * 365 * D, "8y"],
-    ];
-    for (const [ms, want] of cases) assert.equal(at(ms), want, `${ms} ms`);
-    assert.equal(namespaceAge(undefined, NOW), "<unknown>");
   });
 });
 

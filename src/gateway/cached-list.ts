@@ -57,18 +57,6 @@ const HANDLED = new Set([
 /** The fields the apiserver lets a namespace list select on (core/v1 field label conversion). */
 const NAMESPACE_FIELDS = new Set(["metadata.name", "status.phase"]);
 
-/**
- * The printer's Age cell: apimachinery's HumanDuration of time.Since(creationTimestamp). Go truncates
- * seconds toward zero, so up to 2 s of clock skew reads "0s"; table.ts floors, which would say
- * "<invalid>" between -2 s and -1 s.
- */
-export function namespaceAge(creationTimestamp: string | undefined, now: number): string {
-  if (!creationTimestamp) return "<unknown>";
-  const created = Date.parse(creationTimestamp);
-  const ms = now - created;
-  return age(creationTimestamp, ms < 0 && ms > -2000 ? created : now);
-}
-
 /** -1, 0, 1 for two etcd resourceVersions, or undefined when either is not a number (opaque: don't guess). */
 function compareRv(a: string, b: string): number | undefined {
   if (!/^\d+$/.test(a) || !/^\d+$/.test(b)) return undefined;
@@ -120,10 +108,50 @@ function withoutTypeMeta(o: KubeObject): Record<string, unknown> {
   return rest;
 }
 
+/** The stored object as a watch event or includeObject=Object carries it: with its kind and apiVersion. */
+const v1Namespace = (o: KubeObject) => ({ ...withoutTypeMeta(o), kind: "Namespace", apiVersion: "v1" });
+
+type IncludeObject = "" | "Metadata" | "None" | "Object";
+
+/** The includeObject parameter, or undefined for a value the cache does not reproduce. */
+function includeObjectOf(query: URLSearchParams): IncludeObject | undefined {
+  const value = query.get("includeObject") ?? "";
+  return ["", "Metadata", "None", "Object"].includes(value) ? (value as IncludeObject) : undefined;
+}
+
+/**
+ * A namespace's Table row as the apiserver prints it. includeObject: Metadata (the default) is a
+ * PartialObjectMetadata, Object the whole v1 object, None nothing.
+ */
+function namespaceRow(o: Namespace, includeObject: IncludeObject, now: number) {
+  return {
+    cells: [o.metadata.name, o.status?.phase ?? "", age(o.metadata.creationTimestamp, now)],
+    object:
+      includeObject === "None"
+        ? null
+        : includeObject === "Object"
+          ? v1Namespace(o)
+          : partialObjectMetadata(o.metadata),
+  };
+}
+
+/** Whether a namespace is in the answer: visible to the user and matched by both selectors. */
+function selection(
+  visible: (o: KubeObject) => boolean,
+  sel: { labels: LabelSelector; fields: FieldSelector },
+) {
+  const checkFields = !sel.fields.isEmpty();
+  return (o: Namespace) =>
+    visible(o) &&
+    sel.labels.matches(o.metadata.labels) &&
+    (!checkFields ||
+      sel.fields.matches({ "metadata.name": o.metadata.name, "status.phase": o.status?.phase ?? "" }));
+}
+
 /**
  * What the Accept header asks for: a meta.k8s.io/v1 Table, a JSON list, or a Table of another version
- * this file cannot produce. Parsed per media type, params exact (table.ts's wantsTable takes v=v1beta1
- * for v=v1). The first Table asked for decides (kubectl asks for v1 first, then v1beta1).
+ * this file cannot produce (wantsTable only says yes or no). The first Table asked for decides
+ * (kubectl asks for v1 first, then v1beta1).
  */
 function acceptOf(accept: string | string[] | undefined): "table" | "json" | "other" {
   const text = Array.isArray(accept) ? accept.join(",") : (accept ?? "");
@@ -157,24 +185,16 @@ export function cachedNamespaceList(
   const limitText = query.get("limit") ?? "";
   if (limitText !== "" && !/^\d+$/.test(limitText)) return undefined;
   const limit = limitText === "" ? 0 : Number(limitText);
-  const includeObject = query.get("includeObject") ?? "";
-  if (!["", "Metadata", "None", "Object"].includes(includeObject)) return undefined;
+  const includeObject = includeObjectOf(query);
+  if (includeObject === undefined) return undefined;
   const wanted = acceptOf(accept);
   if (wanted === "other") return undefined;
   const sel = selectors(query);
   if (!sel) return undefined;
 
+  const selected = selection(visible, sel);
   const kept: Namespace[] = [];
-  const checkFields = !sel.fields.isEmpty();
-  for (const o of snapshot.items as Iterable<Namespace>) {
-    if (!visible(o) || !sel.labels.matches(o.metadata.labels)) continue;
-    if (
-      checkFields &&
-      !sel.fields.matches({ "metadata.name": o.metadata.name, "status.phase": o.status?.phase ?? "" })
-    )
-      continue;
-    kept.push(o);
-  }
+  for (const o of snapshot.items as Iterable<Namespace>) if (selected(o)) kept.push(o);
   // A page would need a continue token the apiserver accepts: only it can make one.
   if (limit > 0 && kept.length > limit) return undefined;
   // The apiserver lists in key order, i.e. by name (names are ASCII, so UTF-16 order is byte order).
@@ -188,16 +208,7 @@ export function cachedNamespaceList(
         apiVersion: "meta.k8s.io/v1",
         metadata: { resourceVersion: rv },
         columnDefinitions: NAMESPACE_COLUMNS,
-        rows: kept.map((o) => ({
-          cells: [o.metadata.name, o.status?.phase ?? "", namespaceAge(o.metadata.creationTimestamp, now)],
-          // includeObject: Metadata (the default) is a PartialObjectMetadata, Object the whole v1 object.
-          object:
-            includeObject === "None"
-              ? null
-              : includeObject === "Object"
-                ? { ...withoutTypeMeta(o), kind: "Namespace", apiVersion: "v1" }
-                : partialObjectMetadata(o.metadata),
-        })),
+        rows: kept.map((o) => namespaceRow(o, includeObject, now)),
       },
     };
   }
@@ -228,7 +239,7 @@ const encoded = new WeakMap<KubeObject, string>();
 function encodedObject(o: KubeObject): string {
   let text = encoded.get(o);
   if (text === undefined) {
-    text = JSON.stringify({ ...withoutTypeMeta(o), kind: "Namespace", apiVersion: "v1" });
+    text = JSON.stringify(v1Namespace(o));
     encoded.set(o, text);
   }
   return text;
@@ -290,18 +301,15 @@ export function serveNamespaceWatch(
   for (const key of query.keys()) if (!WATCH_HANDLED.has(key)) return undefined;
   const rv = query.get("resourceVersion") ?? "";
   if (rv !== "" && rv !== "0" && rv !== current) return undefined;
-  const includeObject = query.get("includeObject") ?? "";
-  if (!["", "Metadata", "None", "Object"].includes(includeObject)) return undefined;
+  const includeObject = includeObjectOf(query);
+  if (includeObject === undefined) return undefined;
   const timeoutText = query.get("timeoutSeconds") ?? "";
   if (timeoutText !== "" && !/^\d+$/.test(timeoutText)) return undefined;
   const wanted = acceptOf(accept);
   if (wanted === "other") return undefined;
   const sel = selectors(query);
   if (!sel) return undefined;
-  const selected = (o: Namespace) =>
-    visible(o) &&
-    sel.labels.matches(o.metadata.labels) &&
-    sel.fields.matches({ "metadata.name": o.metadata.name, "status.phase": o.status?.phase ?? "" });
+  const selected = selection(visible, sel);
 
   let first = true;
   const encode = (type: string, o: Namespace): string => {
@@ -309,15 +317,7 @@ export function serveNamespaceWatch(
     // The apiserver sends the columns with the first event of a Table watch only.
     const columnDefinitions = first ? NAMESPACE_COLUMNS : null;
     first = false;
-    const row = {
-      cells: [o.metadata.name, o.status?.phase ?? "", namespaceAge(o.metadata.creationTimestamp, Date.now())],
-      object:
-        includeObject === "None"
-          ? null
-          : includeObject === "Object"
-            ? { ...withoutTypeMeta(o), kind: "Namespace", apiVersion: "v1" }
-            : partialObjectMetadata(o.metadata),
-    };
+    const row = namespaceRow(o, includeObject, Date.now());
     return `${JSON.stringify({
       type,
       object: {

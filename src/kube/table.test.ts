@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { humanDuration, wantsTable } from "./table.ts";
+import { age, humanDuration, wantsTable } from "./table.ts";
 
 describe("humanDuration", () => {
   it("matches kubectl's AGE column", () => {
@@ -10,6 +10,8 @@ describe("humanDuration", () => {
     const d = 24 * h;
     const cases: [number, string][] = [
       [0, "0s"],
+      [-1500, "0s"], // Go truncates -1.5 s to -1: tolerated clock skew
+      [-2500, "<invalid>"],
       [59 * s, "59s"],
       [119 * s, "119s"],
       [2 * m, "2m"],
@@ -27,8 +29,12 @@ describe("humanDuration", () => {
       [730 * d, "2y"],
       [800 * d, "2y70d"],
       [3000 * d, "8y"],
+      [9 * m + 59 * s, "9m59s"],
+      [3 * h + 5 * m, "3h5m"],
+      [8 * 365 * d, "8y"],
     ];
     for (const [ms, text] of cases) assert.equal(humanDuration(ms), text, String(ms));
+    assert.equal(age(undefined), "<unknown>");
   });
 });
 

@@ -33,7 +33,8 @@ export function wantsTable(accept: string | undefined): boolean {
  * duration.HumanDuration.
  */
 export function humanDuration(ms: number): string {
-  const seconds = Math.floor(ms / 1000);
+  // Go's int(d.Seconds()) truncates toward zero: up to 2 s of clock skew still reads "0s".
+  const seconds = Math.trunc(ms / 1000);
   if (seconds < -1) return "<invalid>";
   if (seconds < 0) return "0s";
   if (seconds < 60 * 2) return `${seconds}s`;
