@@ -3,10 +3,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { KubegateError } from "../status/errors.ts";
+import { parserProperties } from "../../test/support/selector-properties.ts";
 import {
   escapeFieldValue,
-  type FieldSelector,
   type Fields,
   fromFieldRequirements,
   parseFieldSelector,
@@ -117,47 +116,8 @@ const anyText = fc.oneof(
     }),
 );
 
-function assertSelectorError(e: unknown, text: string): void {
-  assert.ok(e instanceof SelectorError, `${JSON.stringify(text)} threw ${String(e)}`);
-  assert.ok(e instanceof KubegateError);
-  assert.equal(e.httpCode, 400);
-  assert.equal(e.name, "SelectorError");
-  assert.match(e.message, /^invalid field selector/);
-}
-
 describe("field selectors (property-based)", () => {
-  it("arbitrary text either parses to a selector that round-trips or throws only a SelectorError", () => {
-    let accepted = 0;
-    let refused = 0;
-    fc.assert(
-      fc.property(anyText, (text) => {
-        let s: FieldSelector;
-        try {
-          s = parseFieldSelector(text);
-        } catch (e) {
-          assertSelectorError(e, text);
-          refused++;
-          return;
-        }
-        accepted++;
-        const again = parseFieldSelector(s.toString());
-        assert.equal(again.toString(), s.toString());
-        assert.deepEqual(again.requirements, s.requirements);
-      }),
-      { numRuns: 2000 },
-    );
-    assert.ok(accepted > 100 && refused > 100, `accepted ${accepted}, refused ${refused}`);
-  });
-
-  it("non-string input throws only a SelectorError", () => {
-    fc.assert(
-      fc.property(fc.anything(), (value) => {
-        fc.pre(typeof value !== "string");
-        assert.throws(() => parseFieldSelector(value as string), SelectorError);
-      }),
-      { numRuns: 200 },
-    );
-  });
+  parserProperties("field", parseFieldSelector, anyText);
 
   it("values: unescapeFieldValue(escapeFieldValue(v)) is v; unescaping arbitrary text throws only a SelectorError", () => {
     fc.assert(
