@@ -24,6 +24,7 @@ import {
 import { createCA, createClientCert, createServerCert, loadCA } from "../../src/pki/certificates.ts";
 import { renderKubeconfig } from "../../src/pki/kubeconfig.ts";
 import { type GatewayProcess, startGatewayProcess } from "../support/gateway-process.ts";
+import { rawRequest } from "../support/https-client.ts";
 import { metricValue, scrape, tcpSockets } from "../support/process-probes.ts";
 import { gatewayArgs, prepareGatewayEnv } from "./gateway-env.ts";
 import { kubectl } from "./run.ts";
@@ -173,30 +174,6 @@ function openStream(base: string, path: string): Promise<OpenStream> {
   });
 }
 
-function adminRequest(method: string, path: string, body?: unknown): Promise<number> {
-  const url = new URL(path, cluster.server);
-  const text = body === undefined ? undefined : JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: url.hostname,
-        port: url.port,
-        method,
-        path,
-        ...adminTls,
-        agent: false,
-        headers: text ? { "content-type": "application/json" } : {},
-      },
-      (res) => {
-        res.resume();
-        res.on("end", () => resolve(res.statusCode ?? 0));
-      },
-    );
-    req.on("error", reject);
-    req.end(text);
-  });
-}
-
 const gatewayAlive = (gw: GatewayProcess) => gw.process.exitCode === null && gw.process.signalCode === null;
 
 describe("faults against the real cluster", () => {
@@ -217,12 +194,13 @@ describe("faults against the real cluster", () => {
     for (let i = 0; i < names.length; i += 12) {
       const codes = await Promise.all(
         names.slice(i, i + 12).map((name) =>
-          adminRequest("POST", "/api/v1/namespaces/faults/configmaps", {
-            apiVersion: "v1",
-            kind: "ConfigMap",
-            metadata: { name },
-            data: { blob },
-          }),
+          rawRequest(cluster.server, {
+            method: "POST",
+            path: "/api/v1/namespaces/faults/configmaps",
+            headers: [["Content-Type", "application/json"]],
+            body: JSON.stringify({ apiVersion: "v1", kind: "ConfigMap", metadata: { name }, data: { blob } }),
+            ...adminTls,
+          }).then((r) => r.status),
         ),
       );
       assert.deepEqual(new Set(codes), new Set([201]));
