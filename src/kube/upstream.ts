@@ -3,18 +3,55 @@ import { Pool } from "undici";
 import { StatusError, serviceUnavailable, status } from "../status/status.ts";
 import type { Connection } from "./connection.ts";
 
+/** TLS material for a connection to kube-apiserver: its CA, and a client certificate when one is used. */
+export interface UpstreamTls {
+  ca?: string | undefined;
+  cert?: string | undefined;
+  key?: string | undefined;
+}
+
 /**
- * The gateway's side of every call to kube-apiserver: one keep-alive pool for ordinary requests and
- * streams, one agent for upgrade tunnels, both with the gateway's own credentials.
+ * Connections to kube-apiserver under one TLS identity: a keep-alive pool for ordinary requests, one
+ * for streams, and an agent for upgrade tunnels.
  */
-export class Upstream {
-  readonly pool: Pool;
+export interface Connections {
+  pool: Pool;
   /**
    * Watches and followed logs hold a connection each for as long as they last: they get a pool of
    * their own without a connection cap, so thousands of them neither starve nor wait behind short calls.
    */
-  readonly streams: Pool;
+  streams: Pool;
   /** For exec/attach/port-forward: node's client hands over the raw socket after a 101. */
+  upgradeAgent: HttpsAgent;
+}
+
+export function openConnections(origin: string, tls: UpstreamTls, connections = 256): Connections {
+  const common = {
+    pipelining: 1,
+    // undici 8 offers h2 by default; the gateway is tested and measured on HTTP/1.1 to the apiserver.
+    allowH2: false,
+    keepAliveTimeout: 30_000,
+    // Watches and followed logs stream for as long as the client wants: no body timeout.
+    bodyTimeout: 0,
+    headersTimeout: 60_000,
+    connect: { ...tls, timeout: 5_000 },
+  };
+  return {
+    pool: new Pool(origin, { ...common, connections }),
+    streams: new Pool(origin, { ...common, connections: null }),
+    upgradeAgent: new HttpsAgent({ ...tls, keepAlive: false }),
+  };
+}
+
+export async function closeConnections(c: Connections): Promise<void> {
+  c.upgradeAgent.destroy();
+  await Promise.all([c.pool.close(), c.streams.close()]);
+}
+
+/** The gateway's side of every call to kube-apiserver, with the gateway's own credentials. */
+export class Upstream implements Connections {
+  readonly pool: Pool;
+  readonly streams: Pool;
   readonly upgradeAgent: HttpsAgent;
 
   constructor(
@@ -22,24 +59,10 @@ export class Upstream {
     options: { connections?: number } = {},
   ) {
     const tls = { ca: connection.ca, cert: connection.cert, key: connection.key };
-    this.pool = new Pool(connection.server.origin, {
-      connections: options.connections ?? 256,
-      pipelining: 1,
-      keepAliveTimeout: 30_000,
-      // Watches and followed logs stream for as long as the client wants: no body timeout.
-      bodyTimeout: 0,
-      headersTimeout: 60_000,
-      connect: { ...tls, timeout: 5_000 },
-    });
-    this.streams = new Pool(connection.server.origin, {
-      connections: null,
-      pipelining: 1,
-      keepAliveTimeout: 30_000,
-      bodyTimeout: 0,
-      headersTimeout: 60_000,
-      connect: { ...tls, timeout: 5_000 },
-    });
-    this.upgradeAgent = new HttpsAgent({ ...tls, keepAlive: false });
+    const c = openConnections(connection.server.origin, tls, options.connections);
+    this.pool = c.pool;
+    this.streams = c.streams;
+    this.upgradeAgent = c.upgradeAgent;
   }
 
   /** The pool for a request: streams for long-running ones, the capped keep-alive pool otherwise. */
@@ -88,9 +111,8 @@ export class Upstream {
     }
   }
 
-  async close(): Promise<void> {
-    this.upgradeAgent.destroy();
-    await Promise.all([this.pool.close(), this.streams.close()]);
+  close(): Promise<void> {
+    return closeConnections(this);
   }
 }
 
