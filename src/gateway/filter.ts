@@ -3,7 +3,6 @@
 // user may see, in lists, Tables, watches and gets. Anything it would not show is left to the
 // user's own RBAC (an impersonated passthrough), so filtering can only add visibility RBAC lacks for
 // lists, never reveal an object RBAC would refuse and the index does not grant.
-import { pipeline } from "node:stream/promises";
 import type { UserInfo } from "../authn/user.ts";
 import type { KubeObject } from "../kube/informer.ts";
 import type { RequestInfo } from "../kube/request-info.ts";
@@ -16,6 +15,7 @@ import { cachedNamespaceList, serveNamespaceWatch, type WatchResponse } from "./
 import { guardedWrite } from "./guarded-write.ts";
 import type { ClientHeaders } from "./headers.ts";
 import type { ClientRequest, ClientResponse } from "./pipeline.ts";
+import { relayBody } from "./relay-body.ts";
 import type { Route } from "./route.ts";
 
 export interface TenancyContext {
@@ -342,7 +342,7 @@ export async function handleFiltered(
     (res as import("node:http").ServerResponse).writeHead(up.statusCode, {
       "content-type": String(up.headers["content-type"] ?? "application/json"),
     });
-    await pipeline(up.body, res as NodeJS.WritableStream).catch(() => undefined);
+    await relayBody(up.body, res);
     return up.statusCode;
   }
   return passthrough();

@@ -5,7 +5,6 @@
 // Upgrades (exec, attach, port-forward) take the same steps in upgrade.ts, over a raw tunnel.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
-import { pipeline } from "node:stream/promises";
 import type { TLSSocket } from "node:tls";
 import { type Authenticators, authenticate } from "../authn/authenticate.ts";
 import type { UserInfo } from "../authn/user.ts";
@@ -23,6 +22,7 @@ import { authorizeImpersonation } from "./impersonation.ts";
 import type { Inflight } from "./inflight.ts";
 import { namespaceCreation } from "./namespace-create.ts";
 import { nodeDescribeRoutes } from "./node-routes.ts";
+import { relayBody } from "./relay-body.ts";
 import type { Route, RouteRequest } from "./route.ts";
 import { type Answer, answerWhole } from "./upstream-call.ts";
 
@@ -194,11 +194,7 @@ async function forward(
     writeHead(res, up.statusCode, responseHeaders(up.headers));
     // Watches and followed logs: send the headers now, not with the first event.
     if (longRunning) (res as ServerResponse).flushHeaders?.();
-    try {
-      await pipeline(up.body, res as NodeJS.WritableStream);
-    } catch {
-      // The client went away or the upstream stream broke mid-way; either way the status was sent.
-    }
+    await relayBody(up.body, res);
     return up.statusCode;
   } finally {
     release();
