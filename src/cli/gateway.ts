@@ -15,6 +15,9 @@ const schema = z
     tlsKey: path.optional(),
     clientCa: path.optional(),
     upstreamKubeconfig: path.optional(),
+    upstreamIdentity: z.enum(["impersonate", "front-proxy"]),
+    frontProxyCert: path.optional(),
+    frontProxyKey: path.optional(),
     tokenReview: z.boolean(),
     tokenAudience: repeated,
     oidcIssuerUrl: z.url({ protocol: /^https$/, message: "must be an https URL" }).optional(),
@@ -48,6 +51,14 @@ const schema = z
     path: ["oidcIssuerUrl"],
     message: "--oidc-issuer-url and --oidc-client-id go together",
   })
+  .refine((o) => o.upstreamIdentity !== "front-proxy" || (o.frontProxyCert && o.frontProxyKey), {
+    path: ["frontProxyCert"],
+    message: "--upstream-identity front-proxy needs --front-proxy-cert and --front-proxy-key",
+  })
+  .refine((o) => o.upstreamIdentity === "front-proxy" || (!o.frontProxyCert && !o.frontProxyKey), {
+    path: ["frontProxyCert"],
+    message: "--front-proxy-cert and --front-proxy-key are used only with --upstream-identity front-proxy",
+  })
   .refine((o) => o.clientCa || o.tokenReview || o.oidcIssuerUrl, {
     path: ["clientCa"],
     message: "no authentication configured: give --client-ca, keep --token-review, or configure OIDC",
@@ -64,6 +75,20 @@ export function gatewayCommand(): Command {
       "--upstream-kubeconfig <file>",
       "kubeconfig of the gateway's own identity (default: in-cluster, $KUBECONFIG, ~/.kube/config)",
     )
+    .addOption(
+      new Option(
+        "--upstream-identity <mode>",
+        "how kube-apiserver learns the user: impersonate (the gateway's credential and Impersonate-* headers) " +
+          "or front-proxy (a request-header client certificate and X-Remote-* headers; cheaper for users in many groups)",
+      )
+        .choices(["impersonate", "front-proxy"])
+        .default("impersonate"),
+    )
+    .option(
+      "--front-proxy-cert <file>",
+      "client certificate signed by the apiserver's --requestheader-client-ca-file, its CN in --requestheader-allowed-names",
+    )
+    .option("--front-proxy-key <file>", "key of --front-proxy-cert")
     .option("--no-token-review", "do not accept bearer tokens through TokenReview")
     .option("--token-audience <aud>", "audience for TokenReview (repeatable)", collect)
     .option("--oidc-issuer-url <url>", "accept OIDC ID tokens from this issuer (https)")
@@ -162,6 +187,9 @@ export function gatewayCommand(): Command {
           : {}),
         insecureHttp: o.insecureHttp,
         upstream,
+        ...(o.upstreamIdentity === "front-proxy" && o.frontProxyCert && o.frontProxyKey
+          ? { frontProxy: { certFile: o.frontProxyCert, keyFile: o.frontProxyKey } }
+          : {}),
         ...(oidc ? { oidc } : {}),
         tokenReview: o.tokenReview,
         ...(o.tokenAudience.length ? { tokenAudiences: o.tokenAudience } : {}),

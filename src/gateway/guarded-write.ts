@@ -108,7 +108,7 @@ export async function guardedWrite(w: GuardedWrite): Promise<number> {
   const auth = w.upstream.authorization();
   if (auth) headers.authorization = auth;
   const send = (path: string, data: Buffer | string) =>
-    answerWhole(w.upstream, {
+    answerWhole(w.upstream.pool, {
       method: w.req.method as "PUT",
       path,
       headers,

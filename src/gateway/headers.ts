@@ -124,7 +124,7 @@ export function readClientHeaders(rawHeaders: readonly string[]): ClientHeaders 
 // Header names are tokens; everything else in an extra key (and '%' itself) is percent-encoded, which
 // kube-apiserver decodes (client-go's convention).
 const TOKEN_CHAR = /[A-Za-z0-9!#$&'*+.^_`|~-]/;
-function encodeExtraKey(key: string): string {
+export function encodeExtraKey(key: string): string {
   let out = "";
   for (const ch of key) {
     out += TOKEN_CHAR.test(ch) ? ch : encodeURIComponent(ch);

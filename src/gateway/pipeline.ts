@@ -17,7 +17,7 @@ import type { GatewayMetrics } from "../observability/metrics.ts";
 import { badRequest, type Status, StatusError, toStatus, unauthorized } from "../status/status.ts";
 import { accessReviews } from "./access-review.ts";
 import { filteredKinds, type TenancyContext } from "./filter.ts";
-import { type ClientHeaders, impersonationHeaders, readClientHeaders, responseHeaders } from "./headers.ts";
+import { type ClientHeaders, readClientHeaders, responseHeaders } from "./headers.ts";
 import { authorizeImpersonation } from "./impersonation.ts";
 import type { Inflight } from "./inflight.ts";
 import { namespaceCreation } from "./namespace-create.ts";
@@ -25,12 +25,15 @@ import { nodeDescribeRoutes } from "./node-routes.ts";
 import { relayBody } from "./relay-body.ts";
 import type { Route, RouteRequest } from "./route.ts";
 import { type Answer, answerWhole } from "./upstream-call.ts";
+import type { UpstreamIdentity } from "./upstream-identity.ts";
 
 export type ClientRequest = IncomingMessage | Http2ServerRequest;
 export type ClientResponse = ServerResponse | Http2ServerResponse;
 
 export interface GatewayContext {
   upstream: Upstream;
+  /** How forwarded requests carry the user: impersonation, or front-proxy headers. */
+  identity: UpstreamIdentity;
   reviews: Reviews;
   authenticators: Authenticators;
   metrics: GatewayMetrics;
@@ -95,16 +98,14 @@ export async function admit(
   return { info, headers, user };
 }
 
-/** Headers for the upstream request: the client's safe ones, the gateway's credential, the user. */
+/** Headers for the upstream request: the client's safe ones, then the user and its credential. */
 export function upstreamHeaders(
   ctx: GatewayContext,
   req: ClientRequest,
   headers: ClientHeaders,
   user: UserInfo,
 ) {
-  const out: Record<string, string | string[]> = { ...headers.forward, ...impersonationHeaders(user) };
-  const auth = ctx.upstream.authorization();
-  if (auth) out.authorization = auth;
+  const out: Record<string, string | string[]> = { ...headers.forward, ...ctx.identity.headers(user) };
   const ip = req.socket?.remoteAddress;
   if (ip) out["x-forwarded-for"] = ip;
   return out;
@@ -180,7 +181,7 @@ async function forward(
   try {
     let up: Awaited<ReturnType<Upstream["pool"]["request"]>>;
     try {
-      up = await ctx.upstream.poolFor(longRunning).request({
+      up = await ctx.identity.pool(longRunning).request({
         method: (req.method ?? "GET") as "GET",
         path: upstreamPath(ctx, req, info),
         headers: upstreamHeaders(ctx, req, headers, user),
@@ -254,7 +255,7 @@ async function callAsUser(
   const h = upstreamHeaders(ctx, req, headers, user);
   delete h["content-length"];
   h.accept = accept;
-  return answerWhole(ctx.upstream, {
+  return answerWhole(ctx.identity.pool(false), {
     method: (req.method ?? "POST") as "POST",
     path: req.url ?? "/",
     headers: h,

@@ -17,6 +17,7 @@ import { answerClientError } from "./client-error.ts";
 import { Inflight } from "./inflight.ts";
 import { type GatewayContext, handleRequest } from "./pipeline.ts";
 import { handleUpgrade } from "./upgrade.ts";
+import { frontProxy, impersonating } from "./upstream-identity.ts";
 
 export interface GatewayOptions {
   listen: { host: string; port: number };
@@ -24,6 +25,11 @@ export interface GatewayOptions {
   tls?: { certFile: string; keyFile: string; clientCaFile?: string };
   insecureHttp?: boolean;
   upstream: Connection;
+  /**
+   * Forward the user as front-proxy (request-header) headers with this client certificate instead of
+   * impersonating: see upstream-identity.ts. Absent = impersonation.
+   */
+  frontProxy?: { certFile: string; keyFile: string };
   oidc?: TokenAuthenticator;
   tokenReview: boolean;
   tokenAudiences?: string[];
@@ -56,6 +62,16 @@ function readTls(t: NonNullable<GatewayOptions["tls"]>) {
   };
 }
 
+function readFrontProxy(f: NonNullable<GatewayOptions["frontProxy"]>): { cert: string; key: string } {
+  try {
+    const pair = { cert: readFileSync(f.certFile, "utf8"), key: readFileSync(f.keyFile, "utf8") };
+    checkServingPair(pair.cert, pair.key);
+    return pair;
+  } catch (err) {
+    throw new KubegateError(`--front-proxy-cert/--front-proxy-key: ${(err as Error).message}`);
+  }
+}
+
 const isLoopback = (host: string) => host === "localhost" || host === "::1" || /^127\./.test(host);
 
 export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
@@ -65,6 +81,9 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
   }
   const upstream = new Upstream(o.upstream);
   const reviews = new Reviews(upstream);
+  const identity = o.frontProxy
+    ? frontProxy(upstream, readFrontProxy(o.frontProxy))
+    : impersonating(upstream);
   const metrics = new GatewayMetrics();
   const authenticators: Authenticators = {
     certificates: Boolean(o.tls?.clientCaFile) && !o.insecureHttp,
@@ -86,6 +105,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
   const audit = createAuditSink(o.auditLog);
   const ctx: GatewayContext = {
     upstream,
+    identity,
     reviews,
     authenticators,
     metrics,
@@ -202,7 +222,10 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
     const m = metricsServer.address() as AddressInfo;
     metricsUrl = `http://${m.family === "IPv6" ? `[${m.address}]` : m.address}:${m.port}`;
   }
-  o.log.info({ url, metricsUrl, upstream: o.upstream.source }, "gateway listening");
+  o.log.info(
+    { url, metricsUrl, upstream: o.upstream.source, upstreamIdentity: identity.kind },
+    "gateway listening",
+  );
 
   const shutdown = async () => {
     if (draining) return;
@@ -217,7 +240,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
     await closed;
     await new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve()));
     index?.stop();
-    await upstream.close();
+    await Promise.all([upstream.close(), identity.close()]);
     o.oidc?.close();
   };
   return { url, ...(metricsUrl ? { metricsUrl } : {}), context: ctx, reload, shutdown };

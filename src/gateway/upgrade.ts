@@ -86,7 +86,7 @@ export async function handleUpgrade(
     };
     const upstreamReq =
       server.protocol === "https:"
-        ? httpsRequest({ ...options, agent: ctx.upstream.upgradeAgent })
+        ? httpsRequest({ ...options, agent: ctx.identity.upgradeAgent })
         : request(options);
     outcome.code = await new Promise<number>((resolve) => {
       upstreamReq.on("upgrade", (res, upstreamSocket, upstreamHead) => {

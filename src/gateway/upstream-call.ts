@@ -1,6 +1,7 @@
 // Calls the tenancy routes make to kube-apiserver with the gateway's own identity, and the small
 // helpers around them (reading a bounded request body, relaying an answer).
 import type { Readable } from "node:stream";
+import type { Pool } from "undici";
 import { type Upstream, unavailable } from "../kube/upstream.ts";
 import { StatusError, status } from "../status/status.ts";
 import type { ClientRequest, ClientResponse } from "./pipeline.ts";
@@ -35,7 +36,7 @@ export async function asGateway(
 ): Promise<Answer> {
   const headers = upstream.ownHeaders();
   if (body) headers["content-type"] = body.contentType;
-  return answerWhole(upstream, {
+  return answerWhole(upstream.pool, {
     method: method as "GET",
     path,
     headers,
@@ -46,12 +47,9 @@ export async function asGateway(
 }
 
 /** Sends one request and reads the answer whole; an unreachable upstream becomes a 503 Status. */
-export async function answerWhole(
-  upstream: Upstream,
-  request: Parameters<Upstream["pool"]["request"]>[0],
-): Promise<Answer> {
+export async function answerWhole(pool: Pool, request: Parameters<Pool["request"]>[0]): Promise<Answer> {
   try {
-    const up = await upstream.pool.request(request);
+    const up = await pool.request(request);
     return {
       code: up.statusCode,
       contentType: String(up.headers["content-type"] ?? "application/json"),
