@@ -35,7 +35,7 @@ export async function startBenchGateway(env: BenchEnv, mode: GatewayMode): Promi
   if (mode.profileDir) process.env.NODE_OPTIONS = `--cpu-prof --cpu-prof-dir=${mode.profileDir}`;
   let gw: GatewayProcess;
   try {
-    const started = startGatewayProcess(gatewayArgs(env.gateway, extra), 60_000);
+    const started = startGatewayProcess(gatewayArgs(env.gateway, extra), { timeoutMs: 60_000 });
     if (saved === undefined) delete process.env.NODE_OPTIONS;
     else process.env.NODE_OPTIONS = saved;
     gw = await started;

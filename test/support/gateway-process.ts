@@ -3,6 +3,15 @@ import { fileURLToPath } from "node:url";
 
 const KUBEGATE_BIN = fileURLToPath(new URL("../../bin/kubegate.js", import.meta.url));
 
+export interface StartOptions {
+  /** How long to wait for the "listening on" line (default 20 s). */
+  timeoutMs?: number;
+  /** Flags for node itself (--inspect, --cpu-prof, ...). */
+  nodeArgs?: readonly string[];
+  /** Another kubegate entry point (the benchmark runs a compiled build); default bin/kubegate.js. */
+  bin?: string;
+}
+
 export interface KubegateProcess {
   url: string;
   metricsUrl?: string;
@@ -20,9 +29,9 @@ export interface KubegateProcess {
 export function startKubegate(
   command: string,
   args: readonly string[],
-  timeoutMs = 20_000,
+  { timeoutMs = 20_000, nodeArgs = [], bin = KUBEGATE_BIN }: StartOptions = {},
 ): Promise<KubegateProcess> {
-  const child = spawn(process.execPath, [KUBEGATE_BIN, command, ...args], {
+  const child = spawn(process.execPath, [...nodeArgs, bin, command, ...args], {
     stdio: ["ignore", "pipe", "pipe"],
   });
   let stdout = "";
@@ -63,5 +72,5 @@ export function startKubegate(
 
 export type GatewayProcess = KubegateProcess;
 
-export const startGatewayProcess = (args: readonly string[], timeoutMs?: number) =>
-  startKubegate("gateway", args, timeoutMs);
+export const startGatewayProcess = (args: readonly string[], options?: StartOptions) =>
+  startKubegate("gateway", args, options);
