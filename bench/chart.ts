@@ -19,7 +19,8 @@ export function chartData(rows: Row[]): string {
     // dwarf the rest.
     if (r.ratioKind === "absolute") continue;
     if (r.direct === undefined || r.gateway === undefined || r.direct <= 0) continue;
-    const label = `${r.workload.replace(/^(\d+)\..*/, "$1")}: ${r.metric.replace(/ \(.*\)$/, "")}`;
+    const mode = r.workload.includes("front-proxy") ? " (front-proxy)" : "";
+    const label = `${r.workload.replace(/^(\d+)\..*/, "$1")}: ${r.metric.replace(/ \(.*\)$/, "")}${mode}`;
     const g = r.gateway / r.direct;
     const n = r.nginx === undefined ? "NaN" : String(r.nginx / r.direct);
     lines.push(`"${label.replace(/"/g, "'")}" ${g} ${n}`);
@@ -41,7 +42,7 @@ export async function writeChart(
   const png = join(outDir, "latest.png");
   await writeFile(data, text);
   const script = [
-    "set terminal pngcairo size 1100,560 noenhanced font 'sans,10'",
+    "set terminal pngcairo size 1200,600 noenhanced font 'sans,10'",
     `set output '${png}'`,
     "set title 'kubegate vs nginx, each relative to direct kube-apiserver (throughput: higher is better; latency: lower)'",
     "set style data histogram",
@@ -55,7 +56,9 @@ export async function writeChart(
     "set yrange [0.1:*]",
     "set grid ytics",
     "set key top left",
-    "set bmargin 8",
+    "set bmargin 9",
+    // Room for the last rotated label.
+    "set rmargin 30",
     "set arrow from graph 0, first 1 to graph 1, first 1 nohead dt 2 lw 2 lc rgb 'black'",
     `plot '${data}' using 2:xtic(1) title 'gateway / direct' lc rgb '#3b6fb6', '' using 3 title 'nginx / direct' lc rgb '#7fb13b'`,
   ].join("\n");

@@ -1,11 +1,40 @@
-// The gateway under test, started as users start it (bin/kubegate.js gateway, a separate process),
-// optionally under the V8 CPU profiler.
-import { mkdir, readdir, readFile, rm } from "node:fs/promises";
+// The gateway under test, started as users start it (a separate `kubegate gateway` process) and as
+// the container image runs it: compiled by tsc, without tsx's loader thread and helpers in the
+// process. Optionally under the V8 CPU profiler.
+import { execFile } from "node:child_process";
+import { copyFile, mkdir, readdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { gatewayArgs } from "../test/e2e/gateway-env.ts";
-import { type GatewayProcess, startGatewayProcess } from "../test/support/gateway-process.ts";
+import { startGatewayProcess } from "../test/support/gateway-process.ts";
 import { TEAM_LABEL } from "./namespaces.ts";
 import type { BenchEnv } from "./setup.ts";
+
+const REPO = fileURLToPath(new URL("../", import.meta.url));
+/** Inside the repository, so the compiled code resolves the same node_modules; ignored by git. */
+const BUILD_DIR = join(REPO, "bench", ".build");
+let compiled: Promise<string> | undefined;
+
+/** Compiles src once per run (as the Dockerfile does) and returns the entry point to start. */
+export function compiledKubegate(): Promise<string> {
+  compiled ??= (async () => {
+    await rm(BUILD_DIR, { recursive: true, force: true });
+    const tsc = join(REPO, "node_modules", "typescript", "bin", "tsc");
+    await promisify(execFile)(
+      process.execPath,
+      [tsc, "-p", "tsconfig.build.json", "--outDir", join(BUILD_DIR, "dist")],
+      {
+        cwd: REPO,
+      },
+    );
+    await mkdir(join(BUILD_DIR, "bin"), { recursive: true });
+    // bin/kubegate.js runs ../dist/cli/main.js when it exists: the copy finds the build beside it.
+    await copyFile(join(REPO, "bin", "kubegate.js"), join(BUILD_DIR, "bin", "kubegate.js"));
+    return join(BUILD_DIR, "bin", "kubegate.js");
+  })();
+  return compiled;
+}
 
 export interface BenchGateway {
   url: string;
@@ -16,6 +45,8 @@ export interface BenchGateway {
 
 export interface GatewayMode {
   tenancy: boolean;
+  /** --upstream-identity front-proxy with the test cluster's front-proxy client certificate. */
+  frontProxy?: boolean;
   /** Directory for `node --cpu-prof` output; absent = no profiling. */
   profileDir?: string;
 }
@@ -25,24 +56,23 @@ export async function startBenchGateway(env: BenchEnv, mode: GatewayMode): Promi
     // The e2e default (200ms) polls certificate files often enough to show up in a profile.
     ...["--reload-interval", "30s"],
     ...(mode.tenancy ? ["--tenancy", "--team-label", TEAM_LABEL] : []),
+    ...(mode.frontProxy
+      ? [
+          ...["--upstream-identity", "front-proxy"],
+          ...["--front-proxy-cert", env.cluster.frontProxyClient.cert],
+          ...["--front-proxy-key", env.cluster.frontProxyClient.key],
+        ]
+      : []),
   ];
   if (mode.profileDir) {
     await rm(mode.profileDir, { recursive: true, force: true });
     await mkdir(mode.profileDir, { recursive: true });
   }
-  // The shared helper spawns with the parent's environment: NODE_OPTIONS is how a flag reaches node.
-  const saved = process.env.NODE_OPTIONS;
-  if (mode.profileDir) process.env.NODE_OPTIONS = `--cpu-prof --cpu-prof-dir=${mode.profileDir}`;
-  let gw: GatewayProcess;
-  try {
-    const started = startGatewayProcess(gatewayArgs(env.gateway, extra), { timeoutMs: 60_000 });
-    if (saved === undefined) delete process.env.NODE_OPTIONS;
-    else process.env.NODE_OPTIONS = saved;
-    gw = await started;
-  } finally {
-    if (saved === undefined) delete process.env.NODE_OPTIONS;
-    else process.env.NODE_OPTIONS = saved;
-  }
+  const gw = await startGatewayProcess(gatewayArgs(env.gateway, extra), {
+    timeoutMs: 60_000,
+    bin: await compiledKubegate(),
+    nodeArgs: mode.profileDir ? ["--cpu-prof", `--cpu-prof-dir=${mode.profileDir}`] : [],
+  });
   const pid = gw.process.pid as number;
   return {
     url: gw.url,
@@ -55,7 +85,7 @@ export async function startBenchGateway(env: BenchEnv, mode: GatewayMode): Promi
   };
 }
 
-/** node writes one profile per thread (tsx's loader has one); the main thread's is the biggest. */
+/** node writes one profile per thread; the main thread's is the biggest. */
 async function largestProfile(dir: string): Promise<string | undefined> {
   const files = (await readdir(dir)).filter((f) => f.endsWith(".cpuprofile"));
   let best: { file: string; size: number } | undefined;

@@ -9,40 +9,51 @@ import { readProfile } from "../profile.ts";
 import { type Row, ratioOf, type WorkloadResult } from "../result.ts";
 import { CONFIGMAP_PATH } from "../setup.ts";
 import { round } from "../stats.ts";
+import type { Target } from "../tls-client.ts";
 import { type WorkloadContext, watchedPids } from "./context.ts";
 import { targets } from "./targets.ts";
+
+const FRONT_PROXY = "gateway-front-proxy";
 
 export async function passthrough(ctx: WorkloadContext): Promise<WorkloadResult> {
   const { options, env } = ctx;
   const profileDir = options.profile ? join(ctx.workDir, "profile-passthrough") : undefined;
   const gw = await startBenchGateway(env, { tenancy: false, ...(profileDir ? { profileDir } : {}) });
+  // The same gateway forwarding with --upstream-identity front-proxy instead of impersonating.
+  const fp = await startBenchGateway(env, { tenancy: false, frontProxy: true });
   const throughput: Record<string, MeasuredLoad> = {};
   const latency: Record<string, MeasuredLoad> = {};
   let profileFile: string | undefined;
   try {
-    const list = targets(ctx, gw.url, { direct: env.users.direct1, proxied: env.users.proxied1 });
-    for (const t of list) {
+    const list: [string, Target][] = [
+      ...targets(ctx, gw.url, { direct: env.users.direct1, proxied: env.users.proxied1 }).map(
+        (t): [string, Target] => [t.name, t],
+      ),
+      [FRONT_PROXY, { name: "gateway", url: fp.url, tls: env.users.proxied1 }],
+    ];
+    for (const [key, t] of list) {
       const r = await probe(t.url, CONFIGMAP_PATH, t.tls);
-      if (r.status !== 200) throw new Error(`${t.name} GET ${CONFIGMAP_PATH}: HTTP ${r.status} ${r.body}`);
+      if (r.status !== 200) throw new Error(`${key} GET ${CONFIGMAP_PATH}: HTTP ${r.status} ${r.body}`);
     }
-    for (const t of list) {
-      ctx.log(`  ${t.name}: throughput, ${options.connections} connections, ${options.duration}s`);
-      throughput[t.name] = await measuredLoad(
+    for (const [key, t] of list) {
+      ctx.log(`  ${key}: throughput, ${options.connections} connections, ${options.duration}s`);
+      throughput[key] = await measuredLoad(
         t,
         { path: CONFIGMAP_PATH, connections: options.connections, duration: options.duration },
-        watchedPids(ctx, gw.pid),
+        watchedPids(ctx, key === FRONT_PROXY ? fp.pid : gw.pid),
       );
     }
-    for (const t of list) {
-      ctx.log(`  ${t.name}: latency, 1 connection, ${options.duration}s`);
-      latency[t.name] = await measuredLoad(
+    for (const [key, t] of list) {
+      ctx.log(`  ${key}: latency, 1 connection, ${options.duration}s`);
+      latency[key] = await measuredLoad(
         t,
         { path: CONFIGMAP_PATH, connections: 1, duration: options.duration },
-        watchedPids(ctx, gw.pid),
+        watchedPids(ctx, key === FRONT_PROXY ? fp.pid : gw.pid),
       );
     }
   } finally {
     profileFile = await gw.stop();
+    await fp.stop();
   }
   const rps = (n: string) => (throughput[n] ? round(throughput[n].rps, 1) : undefined);
   const lat = (n: string, p: "p50" | "p99") => (latency[n] ? round(latency[n].latencyMs[p]) : undefined);
@@ -51,38 +62,43 @@ export async function passthrough(ctx: WorkloadContext): Promise<WorkloadResult>
     const d = lat("direct", p);
     return a !== undefined && d !== undefined ? round(a - d) : undefined;
   };
-  const tputRatio = ratioOf(rps("gateway"), rps("direct"));
-  const rows: Row[] = [
-    {
-      workload: "1. passthrough GET",
-      metric: `throughput (${options.connections} connections)`,
-      unit: "req/s",
-      direct: rps("direct"),
-      gateway: rps("gateway"),
-      nginx: rps("nginx"),
-      ratio: tputRatio,
-      ratioKind: "ratio",
-      nginxRatio: ratioOf(rps("nginx"), rps("direct")),
-      target: "≥ 0.85×",
-      met: tputRatio === undefined ? undefined : tputRatio >= 0.85,
-    },
-    ...(["p50", "p99"] as const).map((p): Row => {
-      const add = added("gateway", p);
-      const limit = p === "p50" ? 0.5 : 2;
-      return {
-        workload: "1. passthrough GET",
-        metric: `latency ${p} (1 connection)`,
-        unit: "ms",
-        direct: lat("direct", p),
-        gateway: lat("gateway", p),
-        nginx: lat("nginx", p),
-        ratio: add,
-        ratioKind: "added-ms",
-        nginxRatio: added("nginx", p),
-        target: `≤ +${limit} ms`,
-        met: add === undefined ? undefined : add <= limit,
-      };
-    }),
+  /** Throughput and the two latency rows of one gateway (by its key), nginx beside it when asked. */
+  const rowsOf = (workload: string, key: string, withNginx: boolean): Row[] => {
+    const ratio = ratioOf(rps(key), rps("direct"));
+    return [
+      {
+        workload,
+        metric: `throughput (${options.connections} connections)`,
+        unit: "req/s",
+        direct: rps("direct"),
+        gateway: rps(key),
+        ...(withNginx ? { nginx: rps("nginx"), nginxRatio: ratioOf(rps("nginx"), rps("direct")) } : {}),
+        ratio,
+        ratioKind: "ratio",
+        target: "≥ 0.85×",
+        met: ratio === undefined ? undefined : ratio >= 0.85,
+      },
+      ...(["p50", "p99"] as const).map((p): Row => {
+        const add = added(key, p);
+        const limit = p === "p50" ? 0.5 : 2;
+        return {
+          workload,
+          metric: `latency ${p} (1 connection)`,
+          unit: "ms",
+          direct: lat("direct", p),
+          gateway: lat(key, p),
+          ...(withNginx ? { nginx: lat("nginx", p), nginxRatio: added("nginx", p) } : {}),
+          ratio: add,
+          ratioKind: "added-ms",
+          target: `≤ +${limit} ms`,
+          met: add === undefined ? undefined : add <= limit,
+        };
+      }),
+    ];
+  };
+  const rows = [
+    ...rowsOf("1. passthrough GET", "gateway", true),
+    ...rowsOf("1. passthrough GET, --upstream-identity front-proxy", FRONT_PROXY, false),
   ];
   const result: WorkloadResult = {
     rows,
