@@ -10,6 +10,10 @@ import {
   type WatchResponse,
 } from "./cached-list.ts";
 
+/** A watch chunk as text: JSON events are written as shared bytes, Table events as strings. */
+const text = (chunk: string | Uint8Array) =>
+  typeof chunk === "string" ? chunk : Buffer.from(chunk).toString("utf8");
+
 const NOW = Date.parse("2026-01-10T12:00:00Z");
 const TABLE =
   "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json";
@@ -191,7 +195,7 @@ describe("serveNamespaceWatch", () => {
         res.head = code;
       },
       write(chunk) {
-        written.push(chunk);
+        written.push(text(chunk));
         return true;
       },
       end() {
@@ -313,7 +317,7 @@ describe("serveNamespaceWatch bookmarks", () => {
       const res: WatchResponse = {
         writableLength: 0,
         writeHead: () => undefined,
-        write: (c) => written.push(c) > 0,
+        write: (c) => written.push(text(c)) > 0,
         end: () => undefined,
         once: (_e, l) => close.push(l),
       };
@@ -357,5 +361,38 @@ describe("serveNamespaceWatch bookmarks", () => {
       w.close();
     }
     assert.deepEqual(written, []);
+  });
+});
+
+describe("serveNamespaceWatch fan-out", () => {
+  it("encodes an event once: every JSON watcher is written the same bytes", () => {
+    const handlers = new Set<Parameters<NamespaceWatchSource["subscribe"]>[0]>();
+    const source: NamespaceWatchSource = {
+      snapshot: { items: [], resourceVersion: "100" },
+      resourceVersion: () => "100",
+      subscribe: (h) => {
+        handlers.add(h);
+        return () => handlers.delete(h);
+      },
+    };
+    const chunks: (string | Uint8Array)[][] = [[], []];
+    const closers: (() => void)[] = [];
+    for (const out of chunks) {
+      const res: WatchResponse = {
+        writableLength: 0,
+        writeHead: () => undefined,
+        write: (c) => out.push(c) > 0,
+        end: () => undefined,
+        once: (_e, l) => closers.push(l),
+      };
+      serveNamespaceWatch(source, oil, new URLSearchParams("watch=1&resourceVersion=100"), undefined, res);
+    }
+    const created = ns("oil-shared", { tenant: "oil" });
+    for (const h of handlers) h("ADDED", created, undefined);
+    for (const close of closers) close();
+    assert.equal(chunks[0]?.length, 1);
+    assert.ok(chunks[0]?.[0] instanceof Uint8Array, "bytes: a string would be encoded again per socket");
+    assert.equal(chunks[0]?.[0], chunks[1]?.[0], "the same Buffer, not two encodings");
+    assert.equal(JSON.parse(text(chunks[0]?.[0] as Uint8Array)).object.metadata.name, "oil-shared");
   });
 });
