@@ -25,5 +25,9 @@ COPY deploy ./deploy
 ENV NODE_ENV=production
 # Non-root by default (the manifests set the same ids); only the node agent's containers run as root.
 USER 65532:65532
-ENTRYPOINT ["node", "/app/bin/kubegate.js"]
+# A 2 MiB young generation: with thousands of long-lived watch connections, the default (up to
+# 16 MiB per semi-space) let RSS run ~60 MB above the live set between collections. Measured in
+# bench/ (which starts the gateway with these same flags): 2000 watches peaked at 298 MB instead of
+# 353-369 MB, with no measurable CPU cost per passthrough request.
+ENTRYPOINT ["node", "--max-semi-space-size=2", "/app/bin/kubegate.js"]
 CMD ["--help"]

@@ -16,6 +16,17 @@ const REPO = fileURLToPath(new URL("../", import.meta.url));
 const BUILD_DIR = join(REPO, "bench", ".build");
 let compiled: Promise<string> | undefined;
 
+/** The node flags of the image's exec-form ENTRYPOINT (between `node` and the kubegate script). */
+export function imageNodeFlags(dockerfile: string): string[] {
+  const m = /^ENTRYPOINT\s+(\[.*\])\s*$/m.exec(dockerfile);
+  const argv = m ? (JSON.parse(m[1] as string) as unknown) : undefined;
+  const script = Array.isArray(argv) ? argv.findIndex((a) => String(a).endsWith("/bin/kubegate.js")) : -1;
+  if (!Array.isArray(argv) || argv[0] !== "node" || script < 1) {
+    throw new Error('the Dockerfile has no ENTRYPOINT ["node", ...flags, ".../bin/kubegate.js"]');
+  }
+  return argv.slice(1, script).map(String);
+}
+
 /** Compiles src once per run (as the Dockerfile does) and returns the entry point to start. */
 export function compiledKubegate(): Promise<string> {
   compiled ??= (async () => {
@@ -71,7 +82,11 @@ export async function startBenchGateway(env: BenchEnv, mode: GatewayMode): Promi
   const gw = await startGatewayProcess(gatewayArgs(env.gateway, extra), {
     timeoutMs: 60_000,
     bin: await compiledKubegate(),
-    nodeArgs: mode.profileDir ? ["--cpu-prof", `--cpu-prof-dir=${mode.profileDir}`] : [],
+    nodeArgs: [
+      // As the container image starts it.
+      ...imageNodeFlags(await readFile(join(REPO, "Dockerfile"), "utf8")),
+      ...(mode.profileDir ? ["--cpu-prof", `--cpu-prof-dir=${mode.profileDir}`] : []),
+    ],
   });
   const pid = gw.process.pid as number;
   return {
