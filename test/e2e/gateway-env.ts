@@ -73,10 +73,21 @@ export async function prepareGatewayEnv(cluster: ClusterInfo): Promise<GatewayEn
     server: cluster.server,
     serverCa: cluster.ca.cert,
   });
-  await writeFile(at("rbac.yaml"), GATEWAY_RBAC);
-  const applied = await kubectl(cluster.adminKubeconfig, "apply", "-f", at("rbac.yaml"));
-  assert.equal(applied.code, 0, applied.stderr);
+  await applyYaml(cluster, dir, "rbac.yaml", GATEWAY_RBAC);
   return { dir, servingCa, serving, usersCa, upstreamKubeconfig };
+}
+
+/** Writes YAML into the environment's directory and applies it as the cluster admin. */
+export async function applyYaml(
+  cluster: ClusterInfo,
+  dir: string,
+  name: string,
+  yaml: string,
+): Promise<void> {
+  const file = join(dir, name);
+  await writeFile(file, yaml);
+  const applied = await kubectl(cluster.adminKubeconfig, "apply", "-f", file);
+  assert.equal(applied.code, 0, applied.stderr);
 }
 
 const CRDS = fileURLToPath(new URL("../../deploy/base/crds.yaml", import.meta.url));
@@ -116,10 +127,7 @@ export async function grantGatewayTenancy(cluster: ClusterInfo, env: GatewayEnv)
     if (o.subjects)
       o.subjects = [{ apiGroup: "rbac.authorization.k8s.io", kind: "User", name: GATEWAY_USER }];
   }
-  const file = join(env.dir, "tenancy-rbac.yaml");
-  await writeFile(file, objects.map((o) => stringify(o)).join("---\n"));
-  const applied = await kubectl(cluster.adminKubeconfig, "apply", "-f", file);
-  assert.equal(applied.code, 0, applied.stderr);
+  await applyYaml(cluster, env.dir, "tenancy-rbac.yaml", objects.map((o) => stringify(o)).join("---\n"));
 }
 
 /** Arguments for `kubegate gateway` in this environment. */

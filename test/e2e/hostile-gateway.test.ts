@@ -2,7 +2,6 @@
 // its answer and for any bypass; then the cluster is checked for anything the attacks changed.
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { createCA, createClientCert, createServerCert, loadCA } from "../../src/pki/certificates.ts";
@@ -11,6 +10,7 @@ import { type Caller, type Outcome, runCorpus, summarize } from "../hostile/corp
 import { gatewayCorpus } from "../hostile/gateway-cases.ts";
 import { startGatewayProcess } from "../support/gateway-process.ts";
 import {
+  applyYaml,
   gatewayArgs,
   gatewayUser,
   grantGatewayTenancy,
@@ -120,8 +120,7 @@ metadata: { name: hx-alice-configmaps, namespace: hxa-1 }
 roleRef: { apiGroup: rbac.authorization.k8s.io, kind: Role, name: hx-configmaps }
 subjects: [{ apiGroup: rbac.authorization.k8s.io, kind: User, name: hx-alice }]
 `;
-await writeFile(join(env.dir, "hostile.yaml"), objects);
-await ok(admin("apply", "-f", join(env.dir, "hostile.yaml")));
+await applyYaml(cluster, env.dir, "hostile.yaml", objects);
 await ok(admin("create", "serviceaccount", "hx-robot", "-n", "hxa-1"));
 await ok(admin("create", "serviceaccount", "hx-gone", "-n", "hxa-1"));
 const token = (await ok(admin("create", "token", "hx-robot", "-n", "hxa-1"))).trim();

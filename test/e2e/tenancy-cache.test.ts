@@ -3,7 +3,7 @@
 // (its labelSelector list), JSON and Table alike, apart from the resourceVersion and ticking ages.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { readFile, writeFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { request } from "node:https";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
@@ -12,6 +12,7 @@ import { useCluster } from "../cluster/harness.ts";
 import { startGatewayProcess } from "../support/gateway-process.ts";
 import { rawRequest } from "../support/https-client.ts";
 import {
+  applyYaml,
   gatewayArgs,
   gatewayUser,
   grantGatewayTenancy,
@@ -39,12 +40,12 @@ await ok(admin("label", "namespace", `tc-${id}-b`, "env=dev"));
 await ok(admin("label", "namespace", `tc-${id}-c`, "env=prod"));
 // No controller-manager: a deleted namespace stays Terminating, which gives a second status.phase.
 await ok(admin("delete", "namespace", `tc-${id}-gone`, "--wait=false"));
-const tenantFile = join(env.dir, `tenant-${id}.yaml`);
-await writeFile(
-  tenantFile,
+await applyYaml(
+  cluster,
+  env.dir,
+  `tenant-${id}.yaml`,
   `{ apiVersion: tenancy.kubegate.dev/v1beta1, kind: Tenant, metadata: { name: ${TENANT} }, spec: { owners: [{ kind: User, name: ${OWNER} }] } }`,
 );
-await ok(admin("apply", "-f", tenantFile));
 
 const gw = await startGatewayProcess(gatewayArgs(env, ["--tenancy"]));
 after(() => gw.stop());

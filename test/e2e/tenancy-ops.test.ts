@@ -7,6 +7,7 @@ import { after, describe, it } from "node:test";
 import { useCluster } from "../cluster/harness.ts";
 import { startGatewayProcess } from "../support/gateway-process.ts";
 import {
+  applyYaml,
   gatewayArgs,
   gatewayUser,
   grantGatewayTenancy,
@@ -23,7 +24,7 @@ const file = async (name: string, yaml: string) => {
   await writeFile(path, yaml);
   return path;
 };
-const apply = async (name: string, yaml: string) => ok(admin("apply", "-f", await file(name, yaml)));
+const apply = (name: string, yaml: string) => applyYaml(cluster, env.dir, name, yaml);
 
 await installCrds(cluster);
 

@@ -1,11 +1,10 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { writeFile } from "node:fs/promises";
-import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { useCluster } from "../cluster/harness.ts";
 import { startGatewayProcess } from "../support/gateway-process.ts";
 import {
+  applyYaml,
   gatewayArgs,
   gatewayUser,
   grantGatewayTenancy,
@@ -17,11 +16,7 @@ import { kubectl, ok } from "./run.ts";
 const cluster = await useCluster();
 const env = await prepareGatewayEnv(cluster);
 const admin = (...args: string[]) => kubectl(cluster.adminKubeconfig, ...args);
-async function apply(name: string, yaml: string) {
-  const file = join(env.dir, name);
-  await writeFile(file, yaml);
-  await ok(admin("apply", "-f", file));
-}
+const apply = (name: string, yaml: string) => applyYaml(cluster, env.dir, name, yaml);
 
 await installCrds(cluster);
 
