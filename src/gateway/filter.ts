@@ -324,9 +324,7 @@ export async function handleFiltered(
         signal: abort.signal,
       });
     }
-    const h: Record<string, string | string[]> = { ...headers.forward };
-    const auth = upstream.authorization();
-    if (auth) h.authorization = auth;
+    const h = upstream.withCredential({ ...headers.forward });
     let up: Awaited<ReturnType<Upstream["pool"]["request"]>>;
     try {
       up = await upstream.pool.request({

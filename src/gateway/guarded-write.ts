@@ -104,9 +104,8 @@ export async function guardedWrite(w: GuardedWrite): Promise<number> {
   const contentType = mediaType(w.req.headers["content-type"]);
   const body = await readBody(w.req);
   // The body is rewritten below: its length is undici's to set.
-  const { "content-length": _length, ...headers }: Record<string, string | string[]> = w.headers.forward;
-  const auth = w.upstream.authorization();
-  if (auth) headers.authorization = auth;
+  const { "content-length": _length, ...forward }: Record<string, string | string[]> = w.headers.forward;
+  const headers = w.upstream.withCredential(forward);
   const send = (path: string, data: Buffer | string) =>
     answerWhole(w.upstream.pool, {
       method: w.req.method as "PUT",

@@ -29,12 +29,7 @@ export interface UpstreamIdentity {
 export function impersonating(upstream: Upstream): UpstreamIdentity {
   return {
     kind: "impersonate",
-    headers(user) {
-      const h = impersonationHeaders(user);
-      const auth = upstream.authorization();
-      if (auth) h.authorization = auth;
-      return h;
-    },
+    headers: (user) => upstream.withCredential(impersonationHeaders(user)),
     pool: (longRunning) => upstream.poolFor(longRunning),
     upgradeAgent: upstream.upgradeAgent,
     close: async () => undefined,

@@ -76,12 +76,16 @@ export class Upstream implements Connections {
     return token ? `Bearer ${token}` : undefined;
   }
 
+  /** Adds the gateway's own token to a header set, when its identity is token based. */
+  withCredential<H extends Record<string, string | string[]>>(headers: H): H {
+    const auth = this.authorization();
+    if (auth) (headers as Record<string, string>).authorization = auth;
+    return headers;
+  }
+
   /** Headers of a request the gateway makes as itself: its credentials, no one impersonated. */
   ownHeaders(accept = "application/json"): Record<string, string> {
-    const headers: Record<string, string> = { accept };
-    const auth = this.authorization();
-    if (auth) headers.authorization = auth;
-    return headers;
+    return this.withCredential({ accept });
   }
 
   /** A JSON call made by the gateway itself (reviews). Upstream failures become Status errors. */
