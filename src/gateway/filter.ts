@@ -15,8 +15,8 @@ import { cachedNamespaceList, serveNamespaceWatch, type WatchResponse } from "./
 import { guardedWrite } from "./guarded-write.ts";
 import type { ClientHeaders } from "./headers.ts";
 import type { ClientRequest, ClientResponse } from "./pipeline.ts";
-import { relayBody } from "./relay-body.ts";
 import type { Route } from "./route.ts";
+import { UpstreamRelay } from "./upstream-relay.ts";
 
 export interface TenancyContext {
   index: TenancyIndex;
@@ -324,24 +324,12 @@ export async function handleFiltered(
         signal: abort.signal,
       });
     }
-    const h = upstream.withCredential({ ...headers.forward });
-    let up: Awaited<ReturnType<Upstream["pool"]["request"]>>;
-    try {
-      up = await upstream.pool.request({
-        method: req.method as "PUT",
-        path,
-        headers: h,
-        body: req as unknown as import("node:stream").Readable,
-        signal: abort.signal,
-      });
-    } catch (err) {
-      throw unavailable(err);
-    }
-    (res as import("node:http").ServerResponse).writeHead(up.statusCode, {
-      "content-type": String(up.headers["content-type"] ?? "application/json"),
+    return new UpstreamRelay(res, false).send(upstream.pool, {
+      method: req.method ?? "DELETE",
+      path,
+      headers: upstream.withCredential({ ...headers.forward }),
+      body: req as unknown as import("node:stream").Readable,
     });
-    await relayBody(up.body, res);
-    return up.statusCode;
   }
   return passthrough();
 }

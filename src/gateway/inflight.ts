@@ -1,16 +1,21 @@
+/** What shutdown can cancel: an AbortController, or a relayed upstream call. */
+export interface Cancellable {
+  abort(): void;
+}
+
 /**
  * Requests in progress, so that shutdown can drain: ordinary requests are waited for, long-running
  * ones (watches, tunnels) are cut, since clients resume them anyway.
  */
 export class Inflight {
   private normal = 0;
-  private readonly longRunning = new Set<AbortController>();
+  private readonly longRunning = new Set<Cancellable>();
   private waiters: (() => void)[] = [];
 
   constructor(private readonly onChange?: (longRunning: boolean, delta: number) => void) {}
 
   /** Registers a request; call the returned function exactly once when it ends. */
-  enter(longRunning: boolean, abort: AbortController): () => void {
+  enter(longRunning: boolean, abort: Cancellable): () => void {
     if (longRunning) this.longRunning.add(abort);
     else this.normal++;
     this.onChange?.(longRunning, 1);
