@@ -19,7 +19,11 @@ export function chartData(rows: Row[]): string {
     // dwarf the rest.
     if (r.ratioKind === "absolute") continue;
     if (r.direct === undefined || r.gateway === undefined || r.direct <= 0) continue;
-    const mode = r.workload.includes("front-proxy") ? " (front-proxy)" : "";
+    const mode = r.workload.includes("front-proxy")
+      ? " (front-proxy)"
+      : r.workload.includes("floor")
+        ? " (bare Node proxy)"
+        : "";
     const label = `${r.workload.replace(/^(\d+)\..*/, "$1")}: ${r.metric.replace(/ \(.*\)$/, "")}${mode}`;
     const g = r.gateway / r.direct;
     const n = r.nginx === undefined ? "NaN" : String(r.nginx / r.direct);

@@ -53,7 +53,8 @@ http {
     keepalive 64;
   }
   server {
-    listen 127.0.0.1:${port} ssl;
+    # http2: the multiplexed watch round; HTTP/1.1 clients (no ALPN) are served as before.
+    listen 127.0.0.1:${port} ssl http2;
     ssl_certificate ${env.gateway.serving.cert};
     ssl_certificate_key ${env.gateway.serving.key};
     ssl_client_certificate ${env.gateway.usersCa.cert};

@@ -16,6 +16,8 @@ export interface BenchOptions {
   watches: number;
   /** Namespaces created while the watches run (half visible to the watching user). */
   watchCreates: number;
+  /** Watches per HTTP/2 connection in the multiplexed round of workload 3. */
+  watchStreams: number;
   groups: number;
   /** Reuse a running cluster (`npm run cluster -- up --dir D`) instead of starting and stopping one. */
   clusterDir?: string;
@@ -24,7 +26,8 @@ export interface BenchOptions {
 }
 
 export const USAGE = `usage: npm run bench -- [--only passthrough,tenant-list,watches,groups] [--duration S]
-  [--connections N] [--namespaces N] [--visible N] [--watches N] [--watch-creates N] [--groups N]
+  [--connections N] [--namespaces N] [--visible N] [--watches N] [--watch-creates N]
+  [--watch-streams N] [--groups N]
   [--cluster-dir DIR] [--out DIR] [--no-profile]
 environment: BENCH_ONLY, BENCH_DURATION, BENCH_CONNECTIONS, BENCH_NAMESPACES, BENCH_WATCHES, BENCH_CLUSTER_DIR`;
 
@@ -46,6 +49,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv = p
       visible: { type: "string" },
       watches: { type: "string" },
       "watch-creates": { type: "string" },
+      "watch-streams": { type: "string" },
       groups: { type: "string" },
       "cluster-dir": { type: "string" },
       out: { type: "string" },
@@ -80,6 +84,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv = p
     visibleNamespaces,
     watches: positive("--watches", values.watches ?? env.BENCH_WATCHES, 2000),
     watchCreates: positive("--watch-creates", values["watch-creates"], 40),
+    watchStreams: positive("--watch-streams", values["watch-streams"], 100),
     groups: positive("--groups", values.groups, 200),
     ...(clusterDir ? { clusterDir } : {}),
     outDir: values.out ?? new URL("./results", import.meta.url).pathname,

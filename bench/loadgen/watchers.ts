@@ -3,6 +3,7 @@
 // each watch the time from the create's response to the ADDED event. Same process, same clock.
 import { readFileSync } from "node:fs";
 import type { ClientRequest } from "node:http";
+import { type ClientHttp2Session, connect } from "node:http2";
 import { Agent, request } from "node:https";
 import { setTimeout as sleep } from "node:timers/promises";
 import { printResult, readSpec } from "../child.ts";
@@ -24,11 +25,18 @@ export interface WatchersSpec {
   visibleLabels: Record<string, string>;
   hiddenLabels: Record<string, string>;
   connectTimeoutMs: number;
+  /**
+   * "http/1.1": one TLS connection per watch (a crowd of separate clients). "h2": the watches share
+   * HTTP/2 connections, streamsPerConnection each, the way client-go multiplexes a process's requests.
+   */
+  protocol: "http/1.1" | "h2";
+  streamsPerConnection: number;
 }
 
 export interface WatchersResult {
   established: number;
   failed: number;
+  failures: Record<string, number>;
   connectSeconds: number;
   visibleCreated: number;
   expectedDeliveries: number;
@@ -86,7 +94,34 @@ let established = 0;
 let failed = 0;
 let leaked = 0;
 const requests: ClientRequest[] = [];
+const sessions: ClientHttp2Session[] = [];
 const NAME = /"name":"([^"]+)"/;
+/** Why watches failed: HTTP status or error code, with counts. */
+const failures: Record<string, number> = {};
+const note = (why: string) => {
+  failures[why] = (failures[why] ?? 0) + 1;
+};
+
+/** Reads one watch stream's event lines and notes when each of this run's namespaces arrived. */
+function eventReader(seen: Map<string, number>): (chunk: string) => void {
+  let buffered = "";
+  return (chunk) => {
+    const now = performance.now();
+    buffered += chunk;
+    let nl = buffered.indexOf("\n");
+    while (nl !== -1) {
+      const line = buffered.slice(0, nl);
+      buffered = buffered.slice(nl + 1);
+      nl = buffered.indexOf("\n");
+      // A cheap scan, not JSON.parse: the client must not be the bottleneck of 2,000 streams.
+      if (!line.startsWith('{"type":"ADDED"')) continue;
+      const name = NAME.exec(line)?.[1];
+      if (!name?.startsWith(spec.prefix)) continue;
+      if (name.includes("-hidden-")) leaked++;
+      else if (!seen.has(name)) seen.set(name, now);
+    }
+  };
+}
 
 function open(i: number): Promise<void> {
   const seen = new Map<string, number>();
@@ -104,33 +139,19 @@ function open(i: number): Promise<void> {
       (res) => {
         if (res.statusCode !== 200) {
           failed++;
+          note(`HTTP ${res.statusCode}`);
           res.resume();
           return;
         }
         established++;
-        let buffered = "";
         res.setEncoding("utf8");
-        res.on("data", (chunk: string) => {
-          const now = performance.now();
-          buffered += chunk;
-          let nl = buffered.indexOf("\n");
-          while (nl !== -1) {
-            const line = buffered.slice(0, nl);
-            buffered = buffered.slice(nl + 1);
-            nl = buffered.indexOf("\n");
-            // A cheap scan, not JSON.parse: the client must not be the bottleneck of 2,000 streams.
-            if (!line.startsWith('{"type":"ADDED"')) continue;
-            const name = NAME.exec(line)?.[1];
-            if (!name?.startsWith(spec.prefix)) continue;
-            if (name.includes("-hidden-")) leaked++;
-            else if (!seen.has(name)) seen.set(name, now);
-          }
-        });
+        res.on("data", eventReader(seen));
         res.on("error", () => undefined);
       },
     );
-    req.on("error", () => {
+    req.on("error", (err: NodeJS.ErrnoException) => {
       failed++;
+      note(err.code ?? "request error");
       resolve();
     });
     // Paced by the TLS handshake, not the response: a watch the server never answers must not stall
@@ -141,11 +162,83 @@ function open(i: number): Promise<void> {
   });
 }
 
+/** The HTTP/2 connections of an "h2" run, each to carry streamsPerConnection watches. */
+async function connectSessions(n: number): Promise<void> {
+  await Promise.all(
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<void>((resolve) => {
+          const session = connect(target.origin, clientTls);
+          sessions.push(session);
+          session.on("error", (err: NodeJS.ErrnoException) => {
+            note(err.code ?? "session error");
+            resolve();
+          });
+          session.once("connect", () => resolve());
+        }),
+    ),
+  );
+}
+
+/** Watch i as a stream of its session; resolves once it is answered (or refused). */
+function openStream(i: number): Promise<void> {
+  const seen = new Map<string, number>();
+  arrivals[i] = seen;
+  const session = sessions[Math.floor(i / spec.streamsPerConnection)] as ClientHttp2Session;
+  return new Promise((resolve) => {
+    if (session.destroyed || !session.socket) {
+      failed++;
+      note("no connection");
+      resolve();
+      return;
+    }
+    // endStream: a GET has no body; a proxy that waits for one (nginx) would never answer.
+    const stream = session.request({ ":path": watchPath, accept: "application/json" }, { endStream: true });
+    let answered = false;
+    // A stream the server never answers must not hold up the opening of the others.
+    const timer = setTimeout(() => {
+      answered = true;
+      failed++;
+      note("no answer in 10 s");
+      stream.close();
+      resolve();
+    }, 10_000);
+    stream.on("response", (headers) => {
+      if (answered) return;
+      answered = true;
+      clearTimeout(timer);
+      resolve();
+      if (headers[":status"] !== 200) {
+        failed++;
+        note(`HTTP ${headers[":status"]}`);
+        stream.resume();
+        return;
+      }
+      established++;
+      stream.setEncoding("utf8");
+      stream.on("data", eventReader(seen));
+    });
+    stream.on("error", (err: NodeJS.ErrnoException) => {
+      if (answered) return;
+      answered = true;
+      clearTimeout(timer);
+      failed++;
+      note(err.code ?? "stream error");
+      resolve();
+    });
+  });
+}
+
 const connectStart = performance.now();
 let next = 0;
+// Both shapes open 50 watches at a time: HTTP/1.1 paced by TLS handshakes, HTTP/2 by the answers.
+// 2,000 watch requests at once would meet kube-apiserver's priority and fairness limits (429).
+if (spec.protocol === "h2") await connectSessions(Math.ceil(spec.count / spec.streamsPerConnection));
+const opener = spec.protocol === "h2" ? openStream : open;
 await Promise.all(
   Array.from({ length: 50 }, async () => {
-    while (next < spec.count) await open(next++);
+    while (next < spec.count) await opener(next++);
   }),
 );
 const deadline = Date.now() + spec.connectTimeoutMs;
@@ -182,10 +275,12 @@ for (const seen of arrivals) {
   }
 }
 for (const req of requests) req.destroy();
+for (const session of sessions) session.destroy();
 adminAgent.destroy();
 const result: WatchersResult = {
   established,
   failed,
+  failures,
   connectSeconds,
   visibleCreated: createdAt.size,
   expectedDeliveries,

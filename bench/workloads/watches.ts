@@ -1,12 +1,14 @@
 // Workload 3: 2,000 concurrent filtered namespace watches through the gateway in tenancy mode while
 // namespaces are created: the gateway's memory and how late events arrive. The same watches direct and
 // through nginx use the apiserver's labelSelector, the filter a tenant would otherwise need.
+import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { runChild } from "../child.ts";
 import { rssMb, startBenchGateway } from "../gateway.ts";
 import type { WatchersResult, WatchersSpec } from "../loadgen/watchers.ts";
 import { probe } from "../measure.ts";
 import { TEAM_LABEL, teamLabels, VISIBLE_TEAM } from "../namespaces.ts";
+import { readProfile } from "../profile.ts";
 import type { Row, WorkloadResult } from "../result.ts";
 import { round } from "../stats.ts";
 import type { Target } from "../tls-client.ts";
@@ -23,11 +25,46 @@ async function sampleRss(pid: number, stop: { done: boolean }): Promise<number[]
   return samples;
 }
 
+/** How the watches reach the endpoint: a connection each, or multiplexed over HTTP/2. */
+interface Shape {
+  protocol: WatchersSpec["protocol"];
+  label: string;
+}
+
 export async function watches(ctx: WorkloadContext): Promise<WorkloadResult> {
+  const { options } = ctx;
+  const shapes: Shape[] = [
+    { protocol: "http/1.1", label: "one HTTP/1.1 connection each" },
+    { protocol: "h2", label: `HTTP/2, ${options.watchStreams} per connection` },
+  ];
+  const rows: Row[] = [];
+  const notes: string[] = [];
+  const details: Record<string, unknown> = {};
+  let profile: WorkloadResult["profile"];
+  for (const shape of shapes) {
+    // The profile is of the connection-per-watch round, where the gateway writes the most.
+    const profileDir =
+      options.profile && shape.protocol === "http/1.1" ? join(ctx.workDir, "profile-watches") : undefined;
+    const r = await watchRound(ctx, shape, profileDir);
+    rows.push(...r.rows);
+    notes.push(...r.notes);
+    details[shape.protocol] = r.details;
+    if (r.profile) profile = r.profile;
+  }
+  return { rows, details, notes, ...(profile ? { profile } : {}) };
+}
+
+async function watchRound(
+  ctx: WorkloadContext,
+  shape: Shape,
+  profileDir: string | undefined,
+): Promise<WorkloadResult> {
   const { options, env } = ctx;
-  const gw = await startBenchGateway(env, { tenancy: true });
+  const gw = await startBenchGateway(env, { tenancy: true, ...(profileDir ? { profileDir } : {}) });
+  let profileFile: string | undefined;
   const results: Record<string, WatchersResult> = {};
-  const run = Date.now().toString(36);
+  const errors: string[] = [];
+  const run = `${Date.now().toString(36)}-${shape.protocol === "h2" ? "m" : "s"}`;
   let rssBefore = Number.NaN;
   let rssPeak = Number.NaN;
   try {
@@ -43,7 +80,9 @@ export async function watches(ctx: WorkloadContext): Promise<WorkloadResult> {
     if (ctx.nginx)
       cases.push([{ name: "nginx", url: ctx.nginx.url, tls: env.users.proxied1 }, SELECTOR_PATH]);
     for (const [t, path] of cases) {
-      ctx.log(`  ${t.name}: ${options.watches} watches, ${options.watchCreates} namespaces created`);
+      ctx.log(
+        `  ${t.name}: ${options.watches} watches (${shape.label}), ${options.watchCreates} namespaces created`,
+      );
       const spec: WatchersSpec = {
         url: t.url,
         path,
@@ -57,6 +96,8 @@ export async function watches(ctx: WorkloadContext): Promise<WorkloadResult> {
         visibleLabels: { ...teamLabels(true, ""), "kubegate-bench": "watch" },
         hiddenLabels: { ...teamLabels(false, "bench-other-watch"), "kubegate-bench": "watch" },
         connectTimeoutMs: 30_000,
+        protocol: shape.protocol,
+        streamsPerConnection: options.watchStreams,
       };
       const isGateway = t.name === "gateway";
       if (isGateway) rssBefore = await rssMb(gw.pid);
@@ -64,6 +105,10 @@ export async function watches(ctx: WorkloadContext): Promise<WorkloadResult> {
       const sampling = sampleRss(gw.pid, stop);
       try {
         results[t.name] = await runChild<WatchersResult>("./loadgen/watchers.ts", spec, 300_000);
+      } catch (err) {
+        // One endpoint's failure leaves its cell empty, not the whole workload.
+        errors.push(`${t.name}: ${(err as Error).message.split("\n")[0]}`);
+        continue;
       } finally {
         stop.done = true;
       }
@@ -74,7 +119,7 @@ export async function watches(ctx: WorkloadContext): Promise<WorkloadResult> {
       );
     }
   } finally {
-    await gw.stop();
+    profileFile = await gw.stop();
   }
   const p99 = (n: string) => {
     const v = results[n]?.latencyMs.p99;
@@ -87,13 +132,16 @@ export async function watches(ctx: WorkloadContext): Promise<WorkloadResult> {
   const g = results.gateway;
   const coverage = (n: string) => {
     const r = results[n];
-    return r
-      ? `${r.established}/${options.watches} up, ${r.delivered}/${r.expectedDeliveries} events`
-      : undefined;
+    if (!r) return undefined;
+    const why = Object.entries(r.failures ?? {})
+      .map(([k, v]) => `${v} ${k}`)
+      .join(", ");
+    return `${r.established}/${options.watches} up${why ? ` (refused: ${why})` : ""}, ${r.delivered}/${r.expectedDeliveries} events`;
   };
+  const workload = `3. ${options.watches} filtered namespace watches, ${shape.label}`;
   const rows: Row[] = [
     {
-      workload: `3. ${options.watches} filtered namespace watches`,
+      workload,
       metric: "gateway RSS, peak while watching",
       unit: "MB",
       gateway: round(rssPeak, 1),
@@ -104,7 +152,7 @@ export async function watches(ctx: WorkloadContext): Promise<WorkloadResult> {
       note: `RSS before the watches: ${round(rssBefore, 1)} MB${all("gateway") ? "" : `; only ${est("gateway")} watches were established, so the peak understates the load`}`,
     },
     {
-      workload: `3. ${options.watches} filtered namespace watches`,
+      workload,
       metric: "event delivery p99 (create response → event)",
       unit: "ms",
       direct: p99("direct"),
@@ -122,5 +170,10 @@ export async function watches(ctx: WorkloadContext): Promise<WorkloadResult> {
       note: g?.leaked ? `LEAK: ${g.leaked} events of invisible namespaces reached the tenant` : undefined,
     },
   ];
-  return { rows, details: { results, rssBeforeMb: rssBefore, rssPeakMb: rssPeak }, notes: [] };
+  return {
+    rows,
+    details: { results, rssBeforeMb: rssBefore, rssPeakMb: rssPeak, errors },
+    notes: errors.map((e) => `${workload}: ${e}`),
+    ...(profileFile ? { profile: await readProfile("watches", profileFile) } : {}),
+  };
 }
