@@ -53,8 +53,7 @@ http {
     keepalive 64;
   }
   server {
-    # http2: the multiplexed watch round; HTTP/1.1 clients (no ALPN) are served as before.
-    listen 127.0.0.1:${port} ssl http2;
+    listen 127.0.0.1:${port} ssl;
     ssl_certificate ${env.gateway.serving.cert};
     ssl_certificate_key ${env.gateway.serving.key};
     ssl_client_certificate ${env.gateway.usersCa.cert};
