@@ -44,6 +44,8 @@ export interface WatchersResult {
   /** Events for namespaces the user must not see: must be 0. */
   leaked: number;
   latencyMs: LatencySummary;
+  /** The three events with the latest deliveries, by p99 over the watchers. */
+  slowestEvents: { name: string; p50: number; max: number }[];
 }
 
 const spec = await readSpec<WatchersSpec>();
@@ -267,13 +269,22 @@ const drainUntil = Date.now() + 15_000;
 while (delivered() < expectedDeliveries && Date.now() < drainUntil) await sleep(100);
 
 const latencies: number[] = [];
+const byEvent = new Map<string, number[]>();
 for (const seen of arrivals) {
   for (const [name, at] of seen) {
     const created = createdAt.get(name);
+    if (created === undefined) continue;
     // An event can beat the create's response to this process; that is zero delay, not negative.
-    if (created !== undefined) latencies.push(Math.max(0, at - created));
+    const ms = Math.max(0, at - created);
+    latencies.push(ms);
+    const list = byEvent.get(name);
+    if (list) list.push(ms);
+    else byEvent.set(name, [ms]);
   }
 }
+// With 20 events, p99 is the slowest event's tail: say which events those were.
+const perEvent = [...byEvent].map(([name, ms]) => ({ name, ...summarize(ms) }));
+perEvent.sort((a, b) => b.p99 - a.p99);
 for (const req of requests) req.destroy();
 for (const session of sessions) session.destroy();
 adminAgent.destroy();
@@ -287,5 +298,10 @@ const result: WatchersResult = {
   delivered: delivered(),
   leaked,
   latencyMs: summarize(latencies),
+  slowestEvents: perEvent.slice(0, 3).map((e) => ({
+    name: e.name,
+    p50: Math.round(e.p50 * 10) / 10,
+    max: Math.round(e.max * 10) / 10,
+  })),
 };
 printResult(result);

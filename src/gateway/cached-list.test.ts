@@ -7,8 +7,8 @@ import {
   type NamespaceSnapshot,
   type NamespaceWatchSource,
   serveNamespaceWatch,
-  type WatchResponse,
 } from "./cached-list.ts";
+import type { WatchResponse } from "./watch-sink.ts";
 
 /** A watch chunk as text: JSON events are written as shared bytes, Table events as strings. */
 const text = (chunk: string | Uint8Array) =>

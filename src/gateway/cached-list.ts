@@ -18,6 +18,7 @@ import type { KubeObject } from "../kube/informer.ts";
 import { age, NAMESPACE_COLUMNS, partialObjectMetadata } from "../kube/table.ts";
 import { type FieldSelector, parseFieldSelector } from "../selectors/fields.ts";
 import { type LabelSelector, parseLabelSelector } from "../selectors/labels.ts";
+import { EventBytes, type EventSink, eventSink, type WatchResponse } from "./watch-sink.ts";
 
 /** What the index's informer holds: every namespace, and the resourceVersion it is current at. */
 export interface NamespaceSnapshot {
@@ -237,8 +238,8 @@ export function cachedNamespaceList(
  * writing the same event to 2,000 sockets copies nothing per socket (a string is encoded anew for
  * each write, and that garbage dominated the gateway's memory peaks in the watch benchmark).
  */
-const eventLines = new WeakMap<KubeObject, Map<string, Buffer>>();
-function jsonEventLine(type: string, o: KubeObject): Buffer {
+const eventLines = new WeakMap<KubeObject, Map<string, EventBytes>>();
+function jsonEventLine(type: string, o: KubeObject): EventBytes {
   let byType = eventLines.get(o);
   if (!byType) {
     byType = new Map();
@@ -246,7 +247,7 @@ function jsonEventLine(type: string, o: KubeObject): Buffer {
   }
   let line = byType.get(type);
   if (!line) {
-    line = Buffer.from(`{"type":"${type}","object":${JSON.stringify(v1Namespace(o))}}\n`);
+    line = new EventBytes(Buffer.from(`{"type":"${type}","object":${JSON.stringify(v1Namespace(o))}}\n`));
     byType.set(type, line);
   }
   return line;
@@ -281,14 +282,6 @@ export interface NamespaceWatchSource {
 }
 
 /** What a watch response needs: write, end, and hear the client go. */
-export interface WatchResponse {
-  writeHead(code: number, headers: Record<string, string>): unknown;
-  flushHeaders?(): void;
-  write(chunk: string | Uint8Array): boolean;
-  end(): unknown;
-  once(event: "close", listener: () => void): unknown;
-  readonly writableLength: number;
-}
 
 /**
  * Serves a tenant's namespace watch from the informer; resolves with the HTTP code when the watch ends,
@@ -319,13 +312,13 @@ export function serveNamespaceWatch(
   const selected = selection(visible, sel);
 
   let first = true;
-  const encode = (type: string, o: Namespace): Buffer | string => {
+  const encode = (type: string, o: Namespace): EventBytes => {
     if (wanted === "json") return jsonEventLine(type, o);
     // The apiserver sends the columns with the first event of a Table watch only.
     const columnDefinitions = first ? NAMESPACE_COLUMNS : null;
     first = false;
     const row = namespaceRow(o, includeObject, Date.now());
-    return `${JSON.stringify({
+    const text = JSON.stringify({
       type,
       object: {
         kind: "Table",
@@ -334,7 +327,8 @@ export function serveNamespaceWatch(
         columnDefinitions,
         rows: [row],
       },
-    })}\n`;
+    });
+    return new EventBytes(Buffer.from(`${text}\n`));
   };
 
   let done = false;
@@ -353,10 +347,11 @@ export function serveNamespaceWatch(
     res.end();
     resolve(200);
   };
+  let sink: EventSink | undefined;
   const send = (type: string, o: Namespace) => {
-    if (done) return;
-    res.write(encode(type, o));
-    if (res.writableLength > MAX_BUFFERED) finish();
+    if (done || !sink) return;
+    sink.write(encode(type, o));
+    if (sink.buffered > MAX_BUFFERED) finish();
   };
   // Subscribing, then writing the current state, in one tick: no change can fall between the two.
   const unsubscribe = source.subscribe((type, obj, old) => {
@@ -375,6 +370,7 @@ export function serveNamespaceWatch(
   if (!unsubscribe) return undefined;
   res.writeHead(200, { "content-type": "application/json" });
   res.flushHeaders?.();
+  sink = eventSink(res);
   // No RV, or 0: the current state first, as synthetic ADDED events (in key order, as the apiserver).
   if (rv === "" || rv === "0") {
     const initial = [...(source.snapshot.items as Iterable<Namespace>)].filter(selected);
@@ -399,7 +395,7 @@ export function serveNamespaceWatch(
         apiVersion: "v1",
         metadata: { resourceVersion: at, creationTimestamp: null },
       };
-      res.write(`${JSON.stringify({ type: "BOOKMARK", object })}\n`);
+      sink?.write(new EventBytes(Buffer.from(`${JSON.stringify({ type: "BOOKMARK", object })}\n`)));
     }, bookmarkMs);
   }
   res.once("close", finish);

@@ -11,12 +11,13 @@ import { type Upstream, unavailable } from "../kube/upstream.ts";
 import { type FilteredKind, filteredKind, type Operation } from "../resources/kinds.ts";
 import { serviceUnavailable } from "../status/status.ts";
 import type { TenancyIndex } from "../tenancy/index.ts";
-import { cachedNamespaceList, serveNamespaceWatch, type WatchResponse } from "./cached-list.ts";
+import { cachedNamespaceList, serveNamespaceWatch } from "./cached-list.ts";
 import { guardedWrite } from "./guarded-write.ts";
 import type { ClientHeaders } from "./headers.ts";
 import type { ClientRequest, ClientResponse } from "./pipeline.ts";
 import type { Route } from "./route.ts";
 import { UpstreamRelay } from "./upstream-relay.ts";
+import type { WatchResponse } from "./watch-sink.ts";
 
 export interface TenancyContext {
   index: TenancyIndex;
