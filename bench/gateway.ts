@@ -117,3 +117,25 @@ export async function rssMb(pid: number): Promise<number> {
   const kb = Number(/^VmRSS:\s+(\d+)\s+kB/m.exec(status)?.[1] ?? Number.NaN);
   return kb / 1024;
 }
+
+/**
+ * A CPU profile of the gateway under `drive`, from an instance of its own: the profiler's sampling
+ * thread costs CPU even while the process idles, so the gateway whose numbers the table judges is
+ * never the profiled one.
+ */
+export async function profiledPhase(
+  env: BenchEnv,
+  mode: Omit<GatewayMode, "profileDir">,
+  profileDir: string,
+  drive: (gatewayUrl: string) => Promise<unknown>,
+): Promise<string | undefined> {
+  const gw = await startBenchGateway(env, { ...mode, profileDir });
+  try {
+    await drive(gw.url);
+  } catch (err) {
+    await gw.stop();
+    throw err;
+  }
+  // node writes the profile as the process exits.
+  return gw.stop();
+}

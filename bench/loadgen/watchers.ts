@@ -250,6 +250,7 @@ const connectSeconds = (performance.now() - connectStart) / 1000;
 await sleep(1000);
 
 const createdAt = new Map<string, number>();
+const created: string[] = [];
 for (let i = 0; i < spec.creates; i++) {
   const visible = i % 2 === 0;
   const name = `${spec.prefix}${visible ? "shown" : "hidden"}-${i}`;
@@ -260,6 +261,7 @@ for (let i = 0; i < spec.creates; i++) {
     metadata: { name, labels },
   });
   if (r.status !== 201) throw new Error(`creating ${name}: HTTP ${r.status} ${r.body}`);
+  created.push(name);
   if (visible) createdAt.set(name, performance.now());
   await sleep(spec.intervalMs);
 }
@@ -286,6 +288,18 @@ for (const seen of arrivals) {
 const perEvent = [...byEvent].map(([name, ms]) => ({ name, ...summarize(ms) }));
 perEvent.sort((a, b) => b.p99 - a.p99);
 for (const req of requests) req.destroy();
+// Leave the cluster as found, so that a reused cluster's tenant list still shows its 100 namespaces.
+// There is no namespace controller in the test cluster: an empty namespace is deleted, then its
+// finalizer dropped through the finalize subresource, as that controller would once it is empty.
+for (const name of created) {
+  await admin("DELETE", `/api/v1/namespaces/${name}`);
+  await admin("PUT", `/api/v1/namespaces/${name}/finalize`, {
+    apiVersion: "v1",
+    kind: "Namespace",
+    metadata: { name },
+    spec: { finalizers: [] },
+  });
+}
 for (const session of sessions) session.destroy();
 adminAgent.destroy();
 const result: WatchersResult = {

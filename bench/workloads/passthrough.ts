@@ -4,8 +4,8 @@
 
 import { join } from "node:path";
 import { startFloorProxy } from "../floor.ts";
-import { startBenchGateway } from "../gateway.ts";
-import { cpuNote, type MeasuredLoad, measuredLoad, probe } from "../measure.ts";
+import { profiledPhase, startBenchGateway } from "../gateway.ts";
+import { cpuNote, load, type MeasuredLoad, measuredLoad, probe } from "../measure.ts";
 import { readProfile } from "../profile.ts";
 import { type Row, ratioOf, type WorkloadResult } from "../result.ts";
 import { CONFIGMAP_PATH } from "../setup.ts";
@@ -19,8 +19,7 @@ const FLOOR = "node-floor";
 
 export async function passthrough(ctx: WorkloadContext): Promise<WorkloadResult> {
   const { options, env } = ctx;
-  const profileDir = options.profile ? join(ctx.workDir, "profile-passthrough") : undefined;
-  const gw = await startBenchGateway(env, { tenancy: false, ...(profileDir ? { profileDir } : {}) });
+  const gw = await startBenchGateway(env, { tenancy: false });
   // The same gateway forwarding with --upstream-identity front-proxy instead of impersonating.
   const fp = await startBenchGateway(env, { tenancy: false, frontProxy: true });
   // What any Node.js proxy costs: the gateway's transport alone (bench/floor-proxy.ts).
@@ -58,9 +57,21 @@ export async function passthrough(ctx: WorkloadContext): Promise<WorkloadResult>
       );
     }
   } finally {
-    profileFile = await gw.stop();
+    await gw.stop();
     await fp.stop();
     await floor.stop();
+  }
+  if (options.profile) {
+    profileFile = await profiledPhase(
+      env,
+      { tenancy: false },
+      join(ctx.workDir, "profile-passthrough"),
+      (url) =>
+        load(
+          { name: "gateway", url, tls: env.users.proxied1 },
+          { path: CONFIGMAP_PATH, connections: options.connections, duration: options.duration },
+        ),
+    );
   }
   const rps = (n: string) => (throughput[n] ? round(throughput[n].rps, 1) : undefined);
   const lat = (n: string, p: "p50" | "p99") => (latency[n] ? round(latency[n].latencyMs[p]) : undefined);

@@ -2,8 +2,8 @@
 // is what the apiserver does for the same answer on its own: a labelSelector list of those 100.
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { startBenchGateway } from "../gateway.ts";
-import { cpuNote, type MeasuredLoad, measuredLoad, probe } from "../measure.ts";
+import { profiledPhase, startBenchGateway } from "../gateway.ts";
+import { cpuNote, load, type MeasuredLoad, measuredLoad, probe } from "../measure.ts";
 import { TEAM_LABEL, VISIBLE_TEAM } from "../namespaces.ts";
 import { readProfile } from "../profile.ts";
 import { type Row, ratioOf, type WorkloadResult } from "../result.ts";
@@ -37,8 +37,7 @@ async function untilServed(t: Target, path: string, expected: number, headers: [
 
 export async function tenantList(ctx: WorkloadContext): Promise<WorkloadResult> {
   const { options, env } = ctx;
-  const profileDir = options.profile ? join(ctx.workDir, "profile-tenant-list") : undefined;
-  const gw = await startBenchGateway(env, { tenancy: true, ...(profileDir ? { profileDir } : {}) });
+  const gw = await startBenchGateway(env, { tenancy: true });
   const results: Record<string, MeasuredLoad> = {};
   let profileFile: string | undefined;
   const cases: [string, Target, string][] = [
@@ -63,7 +62,23 @@ export async function tenantList(ctx: WorkloadContext): Promise<WorkloadResult> 
       }
     }
   } finally {
-    profileFile = await gw.stop();
+    await gw.stop();
+  }
+  if (options.profile) {
+    profileFile = await profiledPhase(
+      env,
+      { tenancy: true },
+      join(ctx.workDir, "profile-tenant-list"),
+      async (url) => {
+        const t: Target = { name: "gateway", url, tls: env.users.tenant };
+        // Half the phase each, as JSON and as Table, the two the table measures.
+        const duration = Math.max(2, options.duration / 2);
+        for (const accept of ["application/json", TABLE_ACCEPT]) {
+          await untilServed(t, TENANT_PATH, options.visibleNamespaces, [["Accept", accept]]);
+          await load(t, { path: TENANT_PATH, connections: 1, duration, headers: { accept } });
+        }
+      },
+    );
   }
   const p50 = (k: string) => (results[k] ? round(results[k].latencyMs.p50) : undefined);
   const rows = (["json", "table"] as const).map((format): Row => {

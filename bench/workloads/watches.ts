@@ -1,14 +1,12 @@
 // Workload 3: 2,000 concurrent filtered namespace watches through the gateway in tenancy mode while
 // namespaces are created: the gateway's memory and how late events arrive. The same watches direct and
 // through nginx use the apiserver's labelSelector, the filter a tenant would otherwise need.
-import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { runChild } from "../child.ts";
 import { rssMb, startBenchGateway } from "../gateway.ts";
 import type { WatchersResult, WatchersSpec } from "../loadgen/watchers.ts";
 import { probe } from "../measure.ts";
 import { TEAM_LABEL, teamLabels, VISIBLE_TEAM } from "../namespaces.ts";
-import { readProfile } from "../profile.ts";
 import type { Row, WorkloadResult } from "../result.ts";
 import { round } from "../stats.ts";
 import type { Target } from "../tls-client.ts";
@@ -40,28 +38,18 @@ export async function watches(ctx: WorkloadContext): Promise<WorkloadResult> {
   const rows: Row[] = [];
   const notes: string[] = [];
   const details: Record<string, unknown> = {};
-  let profile: WorkloadResult["profile"];
   for (const shape of shapes) {
-    // The profile is of the connection-per-watch round, where the gateway writes the most.
-    const profileDir =
-      options.profile && shape.protocol === "http/1.1" ? join(ctx.workDir, "profile-watches") : undefined;
-    const r = await watchRound(ctx, shape, profileDir);
+    const r = await watchRound(ctx, shape);
     rows.push(...r.rows);
     notes.push(...r.notes);
     details[shape.protocol] = r.details;
-    if (r.profile) profile = r.profile;
   }
-  return { rows, details, notes, ...(profile ? { profile } : {}) };
+  return { rows, details, notes };
 }
 
-async function watchRound(
-  ctx: WorkloadContext,
-  shape: Shape,
-  profileDir: string | undefined,
-): Promise<WorkloadResult> {
+async function watchRound(ctx: WorkloadContext, shape: Shape): Promise<WorkloadResult> {
   const { options, env } = ctx;
-  const gw = await startBenchGateway(env, { tenancy: true, ...(profileDir ? { profileDir } : {}) });
-  let profileFile: string | undefined;
+  const gw = await startBenchGateway(env, { tenancy: true });
   const results: Record<string, WatchersResult> = {};
   const errors: string[] = [];
   const run = `${Date.now().toString(36)}-${shape.protocol === "h2" ? "m" : "s"}`;
@@ -122,7 +110,7 @@ async function watchRound(
       );
     }
   } finally {
-    profileFile = await gw.stop();
+    await gw.stop();
   }
   const p99 = (n: string) => {
     const v = results[n]?.latencyMs.p99;
@@ -177,6 +165,5 @@ async function watchRound(
     rows,
     details: { results, rssBeforeMb: rssBefore, rssPeakMb: rssPeak, errors },
     notes: errors.map((e) => `${workload}: ${e}`),
-    ...(profileFile ? { profile: await readProfile("watches", profileFile) } : {}),
   };
 }
