@@ -210,9 +210,13 @@ export async function handleFiltered(
   await awaitIndex(t);
   const path = req.url ?? "/";
   const abort = new AbortController();
-  // Always: a filtered watch's response can be ended by the gateway (shutdown) while its upstream read
-  // still streams, and only this abort ends that read.
-  res.once("close", () => abort.abort());
+  // A filtered watch's response can be ended by the gateway (shutdown) while its upstream read still
+  // streams, and only this abort ends that read: watches always abort. Anything else aborts only when
+  // the client left early; aborting after every finished list built a DOMException per request.
+  const isWatch = info.verb === "watch";
+  res.once("close", () => {
+    if (isWatch || !res.writableFinished) abort.abort();
+  });
   const op: Operation =
     info.verb === "delete" ? "Delete" : info.verb === "update" || info.verb === "patch" ? "Update" : "List";
 
