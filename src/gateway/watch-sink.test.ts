@@ -1,17 +1,46 @@
 import assert from "node:assert/strict";
-import { createServer, type ServerResponse } from "node:http";
-import { type AddressInfo, connect } from "node:net";
+import { createServer, type Server, type ServerResponse } from "node:http";
+import { createSecureServer } from "node:http2";
+import { type AddressInfo, connect, type Server as NetServer, type Socket } from "node:net";
 import { describe, it } from "node:test";
+import { connect as tlsConnect } from "node:tls";
+import { createCA, createServerCert } from "../pki/certificates.ts";
 import { EventBytes, eventSink, type WatchResponse } from "./watch-sink.ts";
+
+/** A server for one exchange, and its client. */
+interface Transport {
+  server(handler: (req: unknown, res: ServerResponse) => void): NetServer;
+  connect(port: number, onConnect: () => void): Socket;
+}
+
+/** The gateway's kind of server (HTTP/2 with HTTP/1.1 over TLS), and its client. */
+async function tlsTransport(): Promise<Transport> {
+  const ca = await createCA("watch-sink-test-ca");
+  const pair = await createServerCert(ca, { cn: "localhost", ipAddresses: ["127.0.0.1"] });
+  return {
+    server: (handler: (req: unknown, res: ServerResponse) => void) =>
+      createSecureServer({ allowHTTP1: true, cert: pair.certPem, key: pair.keyPem }, handler as never),
+    connect: (port: number, onConnect: () => void): Socket =>
+      tlsConnect({ port, host: "127.0.0.1", ca: ca.certPem, servername: "localhost" }, onConnect),
+  };
+}
+
+const plainTransport: Transport = {
+  server: (handler: (req: unknown, res: ServerResponse) => void) => createServer(handler),
+  connect: (port: number, onConnect: () => void): Socket => connect(port, "127.0.0.1", onConnect),
+};
 
 const events = ['{"type":"ADDED","object":{"n":1}}\n', '{"type":"MODIFIED","object":{"n":2}}\n'].map(
   (t) => new EventBytes(Buffer.from(t)),
 );
 
 /** Raw bytes of one HTTP exchange whose response the gateway's watch code writes through a sink. */
-async function rawExchange(requestLine: string): Promise<{ raw: string; responseWrites: number }> {
+async function rawExchange(
+  requestLine: string,
+  transport: Transport = plainTransport,
+): Promise<{ raw: string; responseWrites: number }> {
   let responseWrites = 0;
-  const server = createServer((_req, res: ServerResponse) => {
+  const server = transport.server((_req, res: ServerResponse) => {
     res.writeHead(200, { "content-type": "application/json" });
     res.flushHeaders();
     const write = res.write.bind(res) as (c: Uint8Array) => boolean;
@@ -29,7 +58,7 @@ async function rawExchange(requestLine: string): Promise<{ raw: string; response
   const { port } = server.address() as AddressInfo;
   try {
     const raw = await new Promise<string>((resolve, reject) => {
-      const socket = connect(port, "127.0.0.1", () => socket.write(`${requestLine}\r\nHost: x\r\n\r\n`));
+      const socket = transport.connect(port, () => socket.write(`${requestLine}\r\nHost: x\r\n\r\n`));
       let data = "";
       socket.setEncoding("latin1");
       socket.on("data", (d: string) => {
@@ -42,7 +71,7 @@ async function rawExchange(requestLine: string): Promise<{ raw: string; response
     });
     return { raw, responseWrites };
   } finally {
-    server.closeAllConnections();
+    (server as Server).closeAllConnections?.();
     server.close();
   }
 }
@@ -59,6 +88,17 @@ describe("eventSink", () => {
     const lines = [events[0], events[1], events[0]].map((e) => (e as EventBytes).line.toString("latin1"));
     const expected = `${lines.map((l) => `${l.length.toString(16)}\r\n${l}\r\n`).join("")}0\r\n\r\n`;
     assert.equal(body, expected);
+  });
+
+  it("takes the socket path over TLS too, where the headers are still pending on the socket", async () => {
+    const { raw, responseWrites } = await rawExchange(
+      "GET /api/v1/namespaces?watch=1 HTTP/1.1",
+      await tlsTransport(),
+    );
+    assert.equal(responseWrites, 0, "the framed chunks go straight to the socket");
+    const lines = [events[0], events[1], events[0]].map((e) => (e as EventBytes).line.toString("latin1"));
+    const body = raw.slice(raw.indexOf("\r\n\r\n") + 4);
+    assert.equal(body, `${lines.map((l) => `${l.length.toString(16)}\r\n${l}\r\n`).join("")}0\r\n\r\n`);
   });
 
   it("falls back to the response's own write where there is no chunking (HTTP/1.0)", async () => {

@@ -41,13 +41,16 @@ export interface EventSink {
 
 /**
  * Where a watch's events go, once its headers are sent. The socket itself only for an HTTP/1.1
- * response that is chunked, has its headers out and nothing queued: then the socket's next bytes are
- * the body's, and res.end() still writes the last chunk, so the framing stays whole.
+ * response that is chunked, has its headers out and nothing queued in the response: then the socket's
+ * next bytes are the body's, and res.end() still writes the last chunk, so the framing stays whole.
+ * (A response's writableLength counts its socket's pending bytes too; on TLS the headers just written
+ * are still pending there, and that is fine: the socket keeps its writes in order.)
  */
 export function eventSink(res: WatchResponse): EventSink {
   const r = res as Partial<ServerResponse>;
   const socket: Socket | null | undefined = r.socket;
-  if (r.chunkedEncoding === true && r.headersSent === true && res.writableLength === 0 && socket) {
+  const queuedInResponse = socket ? res.writableLength - socket.writableLength : res.writableLength;
+  if (r.chunkedEncoding === true && r.headersSent === true && queuedInResponse === 0 && socket) {
     return {
       write: (e) => void socket.write(e.chunk),
       get buffered() {
