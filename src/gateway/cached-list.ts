@@ -281,8 +281,6 @@ export interface NamespaceWatchSource {
   ): (() => void) | undefined;
 }
 
-/** What a watch response needs: write, end, and hear the client go. */
-
 /**
  * Serves a tenant's namespace watch from the informer; resolves with the HTTP code when the watch ends,
  * or returns undefined (nothing written) when the request must go upstream.

@@ -108,19 +108,22 @@ export class UpstreamRelay implements Dispatcher.DispatchHandler {
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
     if (this.done) return;
     if (this.code === 0) {
-      this.done = true;
-      this.res.off("close", this.onClientClose);
-      this.reject(unavailable(err));
+      if (this.settle()) this.reject(unavailable(err));
       return;
     }
     this.res.destroy();
     this.finish(this.code);
   }
 
-  private finish(code: number): void {
-    if (this.done) return;
+  /** Marks the relay over, once; false when it already was. */
+  private settle(): boolean {
+    if (this.done) return false;
     this.done = true;
     this.res.off("close", this.onClientClose);
-    this.resolve(code);
+    return true;
+  }
+
+  private finish(code: number): void {
+    if (this.settle()) this.resolve(code);
   }
 }
