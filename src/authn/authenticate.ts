@@ -1,5 +1,6 @@
 import type { TLSSocket } from "node:tls";
 import type { Reviews } from "../kube/reviews.ts";
+import { identityProblem } from "./identity-policy.ts";
 import type { AuthnResult } from "./user.ts";
 import { authenticateCertificate } from "./x509.ts";
 
@@ -17,6 +18,8 @@ export interface Authenticators {
   tokenReview?: Reviews;
   tokenAudiences?: string[];
   oidc?: TokenAuthenticator;
+  /** Accept system:* names and groups from client certificates and OIDC (off by default). */
+  allowReservedIdentity?: boolean;
 }
 
 /** The bearer token of an Authorization header, or undefined when there is none of that scheme. */
@@ -32,6 +35,17 @@ export function bearerToken(authorization: string | undefined): string | undefin
  * invalid certificate with no token is rejected; nothing at all is rejected.
  */
 export async function authenticate(
+  a: Authenticators,
+  socket: TLSSocket | undefined,
+  authorization: string | undefined,
+): Promise<AuthnResult> {
+  const result = await anyAuthenticator(a, socket, authorization);
+  if (result.kind !== "user") return result;
+  const problem = identityProblem(result.user, result.method, a.allowReservedIdentity);
+  return problem ? { kind: "rejected", reason: problem, tell: true } : result;
+}
+
+async function anyAuthenticator(
   a: Authenticators,
   socket: TLSSocket | undefined,
   authorization: string | undefined,

@@ -10,6 +10,10 @@ export interface UserInfo {
 export type AuthnResult =
   | { kind: "user"; user: UserInfo; method: AuthnMethod }
   | { kind: "none" }
-  | { kind: "rejected"; reason: string };
+  | {
+      kind: "rejected";
+      reason: string /** Safe to tell the client (it is about its own identity). */;
+      tell?: boolean;
+    };
 
 export type AuthnMethod = "x509" | "token" | "oidc";

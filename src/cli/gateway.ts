@@ -42,6 +42,11 @@ const schema = z
     insecureHttp: z.boolean(),
     reloadInterval: duration,
     shutdownGrace: duration,
+    requestHeaderTimeout: duration,
+    idleTimeout: duration,
+    maxConnectionsPerIp: z.coerce.number().int().min(0, "must be 0 (no limit) or more"),
+    maxLongRunningPerUser: z.coerce.number().int().min(0, "must be 0 (no limit) or more"),
+    allowReservedIdentity: z.boolean(),
   })
   .refine((o) => o.insecureHttp || (o.tlsCert && o.tlsKey), {
     path: ["tlsCert"],
@@ -148,6 +153,27 @@ export function gatewayCommand(): Command {
     .option("--insecure-http", "plain HTTP on a loopback address, bearer tokens only (testing)", false)
     .option("--reload-interval <duration>", "how often certificate files are checked for changes", "10s")
     .option("--shutdown-grace <duration>", "how long SIGTERM waits for requests in flight", "25s")
+    .option(
+      "--request-header-timeout <duration>",
+      "a new connection must complete TLS and send a first request's headers within this (as the apiserver's 32s)",
+      "32s",
+    )
+    .option(
+      "--idle-timeout <duration>",
+      "close an HTTP/1.1 connection idle between requests this long",
+      "90s",
+    )
+    .option("--max-connections-per-ip <n>", "connections one client address may hold (0 = no limit)", "512")
+    .option(
+      "--max-long-running-per-user <n>",
+      "watches, followed logs and exec/attach/port-forward one user may hold at once; more get 429 (0 = no limit)",
+      "100",
+    )
+    .option(
+      "--allow-reserved-identity",
+      "accept system:* user names and groups (system:masters, system:nodes, ...) from client certificates and OIDC",
+      false,
+    )
     .action(async (raw) => {
       const o = parseOptions(schema, raw);
       // Loaded on use: `kubegate certs` should not pay for the servers' dependencies.
@@ -209,6 +235,13 @@ export function gatewayCommand(): Command {
           : {}),
         reloadIntervalMs: o.reloadInterval,
         shutdownGraceMs: o.shutdownGrace,
+        connectionLimits: {
+          headerTimeoutMs: o.requestHeaderTimeout,
+          idleTimeoutMs: o.idleTimeout,
+          maxPerAddress: o.maxConnectionsPerIp,
+        },
+        maxLongRunningPerUser: o.maxLongRunningPerUser,
+        allowReservedIdentity: o.allowReservedIdentity,
         log,
       });
       await serveUntilSignalled(

@@ -82,7 +82,14 @@ export function grantedRules(t: TenancyContext, user: UserInfo): ResourceRule[] 
 
 function reviewKind(r: RouteRequest): "selfsubjectaccessreviews" | "selfsubjectrulesreviews" | undefined {
   const { info } = r;
-  if (!info.isResourceRequest || info.apiGroup !== REVIEWS || info.verb !== "create" || info.name)
+  // Self reviews are cluster-scoped: a namespaced path is no API path (the apiserver's 404).
+  if (
+    !info.isResourceRequest ||
+    info.apiGroup !== REVIEWS ||
+    info.verb !== "create" ||
+    info.name ||
+    info.namespace
+  )
     return undefined;
   return info.resource === "selfsubjectaccessreviews" || info.resource === "selfsubjectrulesreviews"
     ? info.resource

@@ -5,18 +5,19 @@
 // lists, never reveal an object RBAC would refuse and the index does not grant.
 import type { UserInfo } from "../authn/user.ts";
 import type { KubeObject } from "../kube/informer.ts";
-import type { RequestInfo } from "../kube/request-info.ts";
+import { isClusterScopedTarget, type RequestInfo } from "../kube/request-info.ts";
 import type { Reviews } from "../kube/reviews.ts";
 import { type Upstream, unavailable } from "../kube/upstream.ts";
-import { type FilteredKind, filteredKind, type Operation } from "../resources/kinds.ts";
-import { serviceUnavailable } from "../status/status.ts";
+import { type FilteredKind, filteredKind } from "../resources/kinds.ts";
+import { StatusError, serviceUnavailable, status } from "../status/status.ts";
 import type { TenancyIndex } from "../tenancy/index.ts";
 import { cachedNamespaceList, serveNamespaceWatch } from "./cached-list.ts";
-import { guardedWrite } from "./guarded-write.ts";
+import type { ContinueTokens } from "./continue-token.ts";
+import { pagedList } from "./filtered-list.ts";
+import { guardedDelete, guardedWrite } from "./guarded-write.ts";
 import type { ClientHeaders } from "./headers.ts";
 import type { ClientRequest, ClientResponse } from "./pipeline.ts";
 import type { Route } from "./route.ts";
-import { UpstreamRelay } from "./upstream-relay.ts";
 import type { WatchResponse } from "./watch-sink.ts";
 
 export interface TenancyContext {
@@ -24,6 +25,8 @@ export interface TenancyContext {
   reviews: Reviews;
   ignoredUsers: Set<string>;
   ignoredGroups: Set<string>;
+  /** Seals the continue tokens of filtered pages. */
+  tokens: ContinueTokens;
 }
 
 type Visible = (o: KubeObject) => boolean;
@@ -146,16 +149,15 @@ export function send(
 /** Upstream answers about the request itself, the same for the gateway as for the user. */
 const REQUEST_ERRORS = new Set([400, 410, 422]);
 
-const isWatchPath = (path: string) => /[?&]watch=(?:1|true)(?:&|$)/.test(path);
-
 export async function readAsGateway(
   upstream: Upstream,
   path: string,
   headers: ClientHeaders,
   signal: AbortSignal,
+  longRunning = false,
 ) {
   try {
-    return await upstream.poolFor(isWatchPath(path)).request({
+    return await upstream.poolFor(longRunning).request({
       method: "GET",
       path,
       headers: gatewayHeaders(upstream, headers),
@@ -164,14 +166,6 @@ export async function readAsGateway(
   } catch (err) {
     throw unavailable(err);
   }
-}
-
-/**
- * Whether a user may learn that a namespace does not exist: tenant owners may (they could create it),
- * which is what lets `kubectl apply` see "not found" and create it.
- */
-export function mayLearnAbsence(t: TenancyContext, user: UserInfo): boolean {
-  return !ignored(t, user) && t.index.ownedTenants(user).length > 0;
 }
 
 export type Passthrough = () => Promise<number>;
@@ -189,6 +183,169 @@ export async function awaitIndex(t: TenancyContext, timeoutMs = 10_000): Promise
   if (!ready) throw serviceUnavailable("the tenancy index is not ready (are kubegate's CRDs installed?)");
 }
 
+/** Whether the user's own RBAC allows the verb on this object (then the apiserver answers as the user). */
+async function rbacAllows(t: TenancyContext, user: UserInfo, kind: FilteredKind, verb: string, name: string) {
+  const d = await t.reviews.subjectAccessReview(user, {
+    resource: { verb, group: kind.group, resource: kind.resource, ...(name ? { name } : {}) },
+  });
+  return d.allowed;
+}
+
+const parseJson = (text: string) => JSON.parse(text) as Record<string, unknown>;
+
+/** What one filtered request needs besides the kind: shared by the list, get, watch and write steps. */
+interface Filtered {
+  t: TenancyContext;
+  upstream: Upstream;
+  req: ClientRequest;
+  res: ClientResponse;
+  info: RequestInfo;
+  headers: ClientHeaders;
+  user: UserInfo;
+  kind: FilteredKind;
+  passthrough: Passthrough;
+  signal: AbortSignal;
+}
+
+async function filteredList(f: Filtered, visible: Visible): Promise<number> {
+  const { t, info, headers, kind } = f;
+  const path = f.req.url ?? "/";
+  const q = path.indexOf("?");
+  const query = new URLSearchParams(q === -1 ? "" : path.slice(q + 1));
+  if (kind.resource === "namespaces") {
+    // The informer already holds every namespace: filter memory instead of listing them all upstream
+    // (issue #9). Undefined when only the apiserver can answer exactly (pages, exact RVs, ...).
+    const cached = cachedNamespaceList(t.index.namespaceSnapshot(), visible, query, headers.forward.accept);
+    if (cached) return send(f.res, 200, cached.body, cached.contentType);
+  }
+  const read = async (pathAndQuery: string) => {
+    const up = await readAsGateway(f.upstream, pathAndQuery, headers, f.signal);
+    const text = await up.body.text();
+    return {
+      code: up.statusCode,
+      body: up.statusCode === 200 || REQUEST_ERRORS.has(up.statusCode) ? parseJson(text) : {},
+    };
+  };
+  let answer: { code: number; body: Record<string, unknown> };
+  if (query.has("limit") || query.has("continue")) {
+    answer = await pagedList({
+      query,
+      path: info.path,
+      visible,
+      tokens: t.tokens,
+      bind: `${f.user.name}\n${kind.group}/${kind.resource}`,
+      read,
+    });
+  } else {
+    const whole = await read(path);
+    answer = whole.code === 200 ? { code: 200, body: filterBody(whole.body, visible) ?? {} } : whole;
+  }
+  if (answer.code === 200 || REQUEST_ERRORS.has(answer.code)) return send(f.res, answer.code, answer.body);
+  // Refused for the gateway too: let the user's own request produce the answer.
+  return f.passthrough();
+}
+
+/**
+ * A named object of a kind the user is granted. Invisible and nonexistent answer alike (issue #17,
+ * item 9): the same 404 Status, unless the user's own RBAC may read it, when the apiserver answers.
+ */
+async function filteredGet(f: Filtered, visible: Visible): Promise<number> {
+  const up = await readAsGateway(f.upstream, f.req.url ?? "/", f.headers, f.signal);
+  const text = await up.body.text();
+  if (REQUEST_ERRORS.has(up.statusCode)) return send(f.res, up.statusCode, parseJson(text));
+  if (up.statusCode === 200) {
+    const kept = filterBody(parseJson(text), visible);
+    if (kept && !(kept.kind === "Table" && (kept.rows as unknown[]).length === 0))
+      return send(f.res, 200, kept);
+  } else if (up.statusCode !== 404) {
+    return f.passthrough();
+  }
+  if (await rbacAllows(f.t, f.user, f.kind, "get", f.info.name)) return f.passthrough();
+  throw notFound(f.kind, f.info.name);
+}
+
+async function filteredWatch(f: Filtered, visible: Visible): Promise<number> {
+  const { t, res, kind, headers } = f;
+  const path = f.req.url ?? "/";
+  if (kind.resource === "namespaces") {
+    // One informer watch fans out to every tenant's watch, instead of one upstream watch each.
+    const q = path.indexOf("?");
+    const served = serveNamespaceWatch(
+      {
+        snapshot: t.index.namespaceSnapshot(),
+        resourceVersion: () => t.index.namespaceSnapshot().resourceVersion,
+        subscribe: (handler) => t.index.onNamespaceEvent(handler),
+      },
+      visible,
+      new URLSearchParams(q === -1 ? "" : path.slice(q + 1)),
+      headers.forward.accept,
+      res as unknown as WatchResponse,
+    );
+    if (served) return served;
+  }
+  // A watch holds its upstream connection for as long as it lasts: the streams pool, never the capped one.
+  const up = await readAsGateway(f.upstream, path, headers, f.signal, true);
+  if (up.statusCode !== 200) {
+    const text = await up.body.text().catch(() => "");
+    if (REQUEST_ERRORS.has(up.statusCode)) return send(res, up.statusCode, parseJson(text));
+    return f.passthrough();
+  }
+  const out = res as import("node:http").ServerResponse;
+  out.writeHead(200, { "content-type": String(up.headers["content-type"] ?? "application/json") });
+  out.flushHeaders?.();
+  const lines = new WatchLineFilter(visible);
+  try {
+    for await (const chunk of up.body) {
+      for (const line of lines.push(chunk)) {
+        if (!out.write(line)) await new Promise((r) => res.once("drain", r));
+      }
+    }
+  } catch {
+    // Client gone or upstream closed mid-stream.
+  }
+  res.end();
+  return 200;
+}
+
+/**
+ * Update, patch or delete of a named object. The user's own RBAC first: then the apiserver decides
+ * as the user. Otherwise only a tenant grant of exactly this operation on an object the user sees
+ * lets the gateway write with its own identity, checked against the object as stored.
+ */
+async function filteredWrite(f: Filtered, op: "Update" | "Delete"): Promise<number> {
+  const { t, info, kind, user } = f;
+  if (await rbacAllows(t, user, kind, info.verb, info.name)) return f.passthrough();
+  const { granted, visible } = t.index.visibility(user, kind, op);
+  if (!granted) return f.passthrough();
+  const path = info.path;
+  const current = await readAsGateway(f.upstream, path, f.headers, f.signal);
+  const text = await current.body.text();
+  const object = current.statusCode === 200 ? (parseJson(text) as unknown as KubeObject) : undefined;
+  if (current.statusCode !== 200 && current.statusCode !== 404) return f.passthrough();
+  if (!object || !filterBody(object as unknown as Record<string, unknown>, visible))
+    throw notFound(kind, info.name);
+  const w = { index: t.index, upstream: f.upstream, req: f.req, res: f.res, headers: f.headers, user, path };
+  if (op === "Delete") return guardedDelete({ ...w, current: object, signal: f.signal });
+  return guardedWrite({ ...w, current: object, visible, kind, signal: f.signal });
+}
+
+/** The 404 the apiserver gives for a path it serves nothing at. */
+export function noSuchPath(): StatusError {
+  return new StatusError(status(404, "the server could not find the requested resource", {}));
+}
+
+/** The 404 the apiserver gives for a missing object of the kind, byte for byte the same shape. */
+export function notFound(kind: FilteredKind, name: string): StatusError {
+  const qualified = kind.group ? `${kind.resource}.${kind.group}` : kind.resource;
+  return new StatusError(
+    status(404, `${qualified} "${name}" not found`, {
+      name,
+      ...(kind.group ? { group: kind.group } : {}),
+      kind: kind.resource,
+    }),
+  );
+}
+
 /**
  * Handles a request on a filtered kind; `passthrough` forwards it impersonated instead (the user's RBAC
  * decides) and is used whenever the gateway has nothing to add.
@@ -203,12 +360,9 @@ export async function handleFiltered(
   user: UserInfo,
   kind: FilteredKind,
   passthrough: Passthrough,
-  /** Who may be told that an object does not exist (tenant owners, for namespaces they could create). */
-  mayLearnAbsence?: (t: TenancyContext, user: UserInfo) => boolean,
 ): Promise<number> {
   if (info.subresource !== "" || ignored(t, user)) return passthrough();
   await awaitIndex(t);
-  const path = req.url ?? "/";
   const abort = new AbortController();
   // A filtered watch's response can be ended by the gateway (shutdown) while its upstream read still
   // streams, and only this abort ends that read: watches always abort. Anything else aborts only when
@@ -217,125 +371,20 @@ export async function handleFiltered(
   res.once("close", () => {
     if (isWatch || !res.writableFinished) abort.abort();
   });
-  const op: Operation =
-    info.verb === "delete" ? "Delete" : info.verb === "update" || info.verb === "patch" ? "Update" : "List";
+  const f: Filtered = { t, upstream, req, res, info, headers, user, kind, passthrough, signal: abort.signal };
 
   if (info.verb === "list" || info.verb === "watch") {
     // Whoever RBAC lets list the kind cluster-wide sees it all, as without the gateway.
-    const all = await t.reviews.subjectAccessReview(user, {
-      resource: { verb: info.verb, group: kind.group, resource: kind.resource },
-    });
-    if (all.allowed) return passthrough();
+    if (await rbacAllows(t, user, kind, info.verb, "")) return passthrough();
   }
-
-  if (info.verb === "list" || (info.verb === "get" && info.name)) {
+  if (info.verb === "list" || info.verb === "watch" || (info.verb === "get" && info.name)) {
     const { granted, visible } = t.index.visibility(user, kind, "List");
     if (!granted) return passthrough();
-    if (info.verb === "list" && kind.resource === "namespaces") {
-      // The informer already holds every namespace: filter memory instead of listing them all upstream
-      // (issue #9). Undefined when only the apiserver can answer exactly (pages, exact RVs, ...).
-      const q = path.indexOf("?");
-      const cached = cachedNamespaceList(
-        t.index.namespaceSnapshot(),
-        visible,
-        new URLSearchParams(q === -1 ? "" : path.slice(q + 1)),
-        headers.forward.accept,
-      );
-      if (cached) return send(res, 200, cached.body, cached.contentType);
-    }
-    const up = await readAsGateway(upstream, path, headers, abort.signal);
-    const text = await up.body.text();
-    if (up.statusCode === 404 && info.verb === "get" && mayLearnAbsence?.(t, user))
-      return send(res, 404, JSON.parse(text));
-    // The request itself is wrong (a selector that does not parse, an expired continue token): the
-    // apiserver's own answer says why, whoever asks.
-    if (REQUEST_ERRORS.has(up.statusCode)) return send(res, up.statusCode, JSON.parse(text));
-    if (up.statusCode !== 200) {
-      // Not found or refused for the gateway too: let the user's own request produce the answer.
-      return passthrough();
-    }
-    const kept = filterBody(JSON.parse(text) as Record<string, unknown>, visible);
-    if (!kept || (info.verb === "get" && kept.kind === "Table" && (kept.rows as unknown[]).length === 0)) {
-      return passthrough();
-    }
-    return send(res, 200, kept);
+    if (info.verb === "watch") return filteredWatch(f, visible);
+    return info.verb === "list" ? filteredList(f, visible) : filteredGet(f, visible);
   }
-
-  if (info.verb === "watch") {
-    const { granted, visible } = t.index.visibility(user, kind, "List");
-    if (!granted) return passthrough();
-    if (kind.resource === "namespaces") {
-      // One informer watch fans out to every tenant's watch, instead of one upstream watch each.
-      const q = path.indexOf("?");
-      const served = serveNamespaceWatch(
-        {
-          snapshot: t.index.namespaceSnapshot(),
-          resourceVersion: () => t.index.namespaceSnapshot().resourceVersion,
-          subscribe: (handler) => t.index.onNamespaceEvent(handler),
-        },
-        visible,
-        new URLSearchParams(q === -1 ? "" : path.slice(q + 1)),
-        headers.forward.accept,
-        res as unknown as WatchResponse,
-      );
-      if (served) return served;
-    }
-    const up = await readAsGateway(upstream, path, headers, abort.signal);
-    if (up.statusCode !== 200) {
-      const text = await up.body.text().catch(() => "");
-      if (REQUEST_ERRORS.has(up.statusCode)) return send(res, up.statusCode, JSON.parse(text));
-      return passthrough();
-    }
-    (res as import("node:http").ServerResponse).writeHead(200, {
-      "content-type": String(up.headers["content-type"] ?? "application/json"),
-    });
-    (res as import("node:http").ServerResponse).flushHeaders?.();
-    const lines = new WatchLineFilter(visible);
-    try {
-      for await (const chunk of up.body) {
-        for (const out of lines.push(chunk)) {
-          if (!(res as import("node:http").ServerResponse).write(out)) {
-            await new Promise((r) => res.once("drain", r));
-          }
-        }
-      }
-    } catch {
-      // Client gone or upstream closed mid-stream.
-    }
-    res.end();
-    return 200;
-  }
-
-  if ((op === "Update" || op === "Delete") && info.name) {
-    // Granted operations are done with the gateway's identity, on objects the tenant may see.
-    const { granted, visible } = t.index.visibility(user, kind, op);
-    if (!granted) return passthrough();
-    const current = await readAsGateway(upstream, path.split("?")[0] as string, headers, abort.signal);
-    const text = await current.body.text();
-    if (current.statusCode !== 200 || !filterBody(JSON.parse(text) as Record<string, unknown>, visible))
-      return passthrough();
-    if (op === "Update") {
-      return guardedWrite({
-        index: t.index,
-        upstream,
-        req,
-        res,
-        headers,
-        user,
-        path: path.split("?")[0] as string,
-        current: JSON.parse(text) as KubeObject,
-        visible,
-        tenantLabelled: kind.resource === "namespaces" || kind.resource === "persistentvolumes",
-        signal: abort.signal,
-      });
-    }
-    return new UpstreamRelay(res, false).send(upstream.pool, {
-      method: req.method ?? "DELETE",
-      path,
-      headers: upstream.withCredential({ ...headers.forward }),
-      body: req as unknown as import("node:stream").Readable,
-    });
-  }
+  if ((info.verb === "update" || info.verb === "patch") && info.name) return filteredWrite(f, "Update");
+  if (info.verb === "delete" && info.name) return filteredWrite(f, "Delete");
   return passthrough();
 }
 
@@ -343,17 +392,8 @@ export async function handleFiltered(
 export const filteredKinds: Route = (r) => {
   const { info } = r;
   const kind = info.isResourceRequest ? filteredKind(info.apiGroup, info.resource) : undefined;
-  if (!kind || (kind.resource !== "namespaces" && info.namespace !== "")) return Promise.resolve(undefined);
-  return handleFiltered(
-    r.tenancy,
-    r.upstream,
-    r.req,
-    r.res,
-    info,
-    r.headers,
-    r.user,
-    kind,
-    r.passthrough,
-    mayLearnAbsence,
-  );
+  if (!kind) return Promise.resolve(undefined);
+  // A cluster-scoped kind under a namespace is no API path: the apiserver's own 404, for everyone.
+  if (!isClusterScopedTarget(info)) throw noSuchPath();
+  return handleFiltered(r.tenancy, r.upstream, r.req, r.res, info, r.headers, r.user, kind, r.passthrough);
 };

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { UserInfo } from "../authn/user.ts";
 import type { KubeObject } from "../kube/informer.ts";
+import { FILTERED_KINDS, type FilteredKind } from "../resources/kinds.ts";
 import type { TenancyIndex } from "../tenancy/index.ts";
 import { ruleBroken, withPrecondition } from "./guarded-write.ts";
 
@@ -84,13 +85,15 @@ describe("guarded write: the tenancy rules", () => {
     ownedTenants: () => ["oil", "oil-2"],
   } as unknown as TenancyIndex;
   const user: UserInfo = { name: "alice", groups: [], extra: {} };
-  const ns = (labels: Record<string, string>): KubeObject => ({ metadata: { name: "n", labels } });
+  const kindOf = (resource: string) => FILTERED_KINDS.find((k) => k.resource === resource) as FilteredKind;
+  const ns = (labels: Record<string, string>, extra: Record<string, unknown> = {}): KubeObject =>
+    ({ metadata: { name: "n", labels, ...extra } }) as KubeObject;
   const base = {
     index,
     user,
     current: ns({ "kubegate.dev/tenant": "oil" }),
     visible: () => true,
-    tenantLabelled: true,
+    kind: kindOf("namespaces"),
   };
 
   it("keeps the tenant label, or moves it only between tenants the user owns", () => {
@@ -103,17 +106,87 @@ describe("guarded write: the tenancy rules", () => {
     assert.match(ruleBroken(base, ns({})) ?? "", /out of its tenant/);
   });
 
+  it("never adopts an object from a tenant the user does not own, nor one of no tenant", () => {
+    const foreign = { ...base, current: ns({ "kubegate.dev/tenant": "gas" }) };
+    assert.match(ruleBroken(foreign, ns({ "kubegate.dev/tenant": "oil" })) ?? "", /may not move it/);
+    const unowned = { ...base, current: ns({}) };
+    assert.equal(ruleBroken(unowned, ns({ "kubegate.dev/tenant": "oil" })), undefined);
+  });
+
   it("refuses a change that makes the object invisible to its user", () => {
     assert.match(
       ruleBroken({ ...base, visible: () => false }, ns({ "kubegate.dev/tenant": "oil" })) ?? "",
-      /take it out/,
+      /take[s]? it out/,
     );
   });
 
-  it("does not look at the label of kinds that do not carry it", () => {
+  it("does not look at the tenant label of kinds that do not carry it", () => {
     assert.equal(
-      ruleBroken({ ...base, tenantLabelled: false }, ns({ "kubegate.dev/tenant": "gas" })),
+      ruleBroken({ ...base, kind: kindOf("nodes") }, ns({ "kubegate.dev/tenant": "gas" })),
       undefined,
+    );
+  });
+
+  it("refuses reserved labels and annotations, finalizers and ownerReferences", () => {
+    const t = { "kubegate.dev/tenant": "oil" };
+    for (const [after, why] of [
+      [ns({ ...t, "pod-security.kubernetes.io/enforce": "privileged" }), /label "pod-security/],
+      [ns(t, { annotations: { "scheduler.alpha.kubernetes.io/node-selector": "a=b" } }), /annotation/],
+      [ns({ ...t, "node-role.kubernetes.io/control-plane": "" }), /reserved/],
+      [ns({ ...t, "x.k8s.io/y": "z" }), /reserved/],
+      [ns(t, { finalizers: ["example.com/hold"] }), /metadata.finalizers/],
+      [
+        ns(t, { ownerReferences: [{ kind: "Node", name: "n", uid: "u", apiVersion: "v1" }] }),
+        /ownerReferences/,
+      ],
+      [{ ...ns(t), spec: { finalizers: [] } } as KubeObject, /may not change spec/],
+    ] as const) {
+      assert.match(ruleBroken(base, after) ?? "", why);
+    }
+    // kubectl apply's own annotation and ordinary keys pass.
+    const fine = ns(t, { annotations: { "kubectl.kubernetes.io/last-applied-configuration": "{}", a: "b" } });
+    assert.equal(ruleBroken(base, fine), undefined);
+  });
+
+  it("lets a kind change only the fields the kinds table lists, and no reserved taint", () => {
+    const nodes = {
+      ...base,
+      kind: kindOf("nodes"),
+      current: { metadata: { name: "n" }, spec: {} } as KubeObject,
+    };
+    const node = (spec: unknown) => ({ metadata: { name: "n" }, spec }) as unknown as KubeObject;
+    assert.equal(ruleBroken(nodes, node({ unschedulable: true })), undefined);
+    assert.equal(ruleBroken(nodes, node({ taints: [{ key: "team", effect: "NoSchedule" }] })), undefined);
+    assert.match(
+      ruleBroken(nodes, node({ taints: [{ key: "node.kubernetes.io/not-ready", effect: "NoExecute" }] })) ??
+        "",
+      /taint/,
+    );
+    assert.match(ruleBroken(nodes, node({ podCIDR: "10.0.0.0/24" })) ?? "", /may not change spec/);
+    const sc = {
+      ...base,
+      kind: kindOf("storageclasses"),
+      current: { metadata: { name: "s" } } as KubeObject,
+    };
+    const cls = (o: Record<string, unknown>) => ({ metadata: { name: "s" }, ...o }) as unknown as KubeObject;
+    assert.equal(ruleBroken(sc, cls({ allowVolumeExpansion: true })), undefined);
+    assert.match(
+      ruleBroken(
+        sc,
+        cls({
+          metadata: { name: "s", annotations: { "storageclass.kubernetes.io/is-default-class": "true" } },
+        }),
+      ) ?? "",
+      /is-default-class/,
+    );
+    const pc = {
+      ...base,
+      kind: kindOf("priorityclasses"),
+      current: { metadata: { name: "p" } } as KubeObject,
+    };
+    assert.match(
+      ruleBroken(pc, cls({ metadata: { name: "p" }, globalDefault: true })) ?? "",
+      /globalDefault/,
     );
   });
 });

@@ -8,8 +8,10 @@ import { parse as parseYaml } from "yaml";
 import type { UserInfo } from "../authn/user.ts";
 import type { KubeObject } from "../kube/informer.ts";
 import type { Upstream } from "../kube/upstream.ts";
+import type { FilteredKind } from "../resources/kinds.ts";
 import { StatusError, status } from "../status/status.ts";
 import type { TenancyIndex } from "../tenancy/index.ts";
+import { writeViolation } from "../tenancy/write-policy.ts";
 import type { ClientHeaders } from "./headers.ts";
 import type { ClientRequest, ClientResponse } from "./pipeline.ts";
 import { answerWhole, readBody, relay, withQuery } from "./upstream-call.ts";
@@ -26,10 +28,13 @@ export interface GuardedWrite {
   /** The object as it is now (already checked visible). */
   current: KubeObject;
   visible: (o: KubeObject) => boolean;
-  /** Namespaces and persistent volumes carry the tenant label the second rule protects. */
-  tenantLabelled: boolean;
+  kind: FilteredKind;
   signal: AbortSignal;
 }
+
+/** Namespaces and persistent volumes carry the tenant label that decides who owns them. */
+export const tenantLabelled = (kind: FilteredKind) =>
+  kind.resource === "namespaces" || kind.resource === "persistentvolumes";
 
 function mediaType(v: string | string[] | undefined): string {
   const value = (Array.isArray(v) ? v[0] : v) ?? "application/json";
@@ -82,20 +87,29 @@ export function withPrecondition(contentType: string, body: Buffer, resourceVers
 
 /** Why the changed object breaks a tenancy rule, or undefined when it keeps them. */
 export function ruleBroken(
-  w: Pick<GuardedWrite, "index" | "user" | "current" | "visible" | "tenantLabelled">,
+  w: Pick<GuardedWrite, "index" | "user" | "current" | "visible" | "kind">,
   after: KubeObject,
 ): string | undefined {
   const name = w.current.metadata.name;
-  if (w.tenantLabelled) {
+  const forbidden = (why: string) => `"${name}" is forbidden: User "${w.user.name}" ${why}`;
+  if (tenantLabelled(w.kind)) {
     const label = w.index.options.tenantLabel;
     const before = w.current.metadata.labels?.[label];
     const now = after.metadata?.labels?.[label];
-    if (now !== before && (now === undefined || !w.index.ownedTenants(w.user).includes(now)))
-      return `"${name}" is forbidden: User "${w.user.name}" may not move it ${now === undefined ? "out of its tenant" : `to tenant "${now}"`} (label ${label})`;
+    const owned = w.index.ownedTenants(w.user);
+    // Both ends must be the user's: no adopting another tenant's object, no pushing one out.
+    if (
+      now !== before &&
+      (now === undefined || !owned.includes(now) || (before !== undefined && !owned.includes(before)))
+    )
+      return forbidden(
+        `may not move it ${now === undefined ? "out of its tenant" : `to tenant "${now}"`} (label ${label})`,
+      );
   }
   if (!after.metadata || !w.visible(after))
-    return `"${name}" is forbidden: the change would take it out of what User "${w.user.name}" may see`;
-  return undefined;
+    return forbidden("may not make a change that takes it out of what they may see");
+  const violation = writeViolation(w.kind, w.current, after);
+  return violation ? forbidden(`${violation} through a tenant grant`) : undefined;
 }
 
 /** Checks the change as a dry run, then writes exactly it; answers the client either way. */
@@ -123,4 +137,48 @@ export async function guardedWrite(w: GuardedWrite): Promise<number> {
   if (broken) throw new StatusError(status(403, broken));
   const version = w.current.metadata.resourceVersion ?? "";
   return relay(w.res, await send(withQuery(w.path, rawUrl), withPrecondition(contentType, body, version)));
+}
+
+/**
+ * A granted delete, sent with the gateway's identity: the client's DeleteOptions with preconditions
+ * on the uid and resourceVersion that were checked, so a recreated or changed object is never the one
+ * deleted (409 instead).
+ */
+export async function guardedDelete(
+  w: Pick<GuardedWrite, "upstream" | "req" | "res" | "headers" | "path" | "current" | "signal">,
+): Promise<number> {
+  const body = await readBody(w.req);
+  const type = mediaType(w.req.headers["content-type"]);
+  let options: Record<string, unknown> = {};
+  if (body.length > 0) {
+    if (!type.endsWith("json"))
+      throw new StatusError(
+        status(415, `DeleteOptions granted by the tenancy model must be JSON, not ${type}`),
+      );
+    options = parseObject(body.toString("utf8"), false);
+  }
+  const { uid, resourceVersion } = w.current.metadata as { uid?: string; resourceVersion?: string };
+  const data = JSON.stringify({
+    apiVersion: "v1",
+    kind: "DeleteOptions",
+    ...options,
+    preconditions: { uid, resourceVersion },
+  });
+  const {
+    "content-length": _length,
+    "content-type": _type,
+    ...forward
+  }: Record<string, string | string[]> = w.headers.forward;
+  return relay(
+    w.res,
+    await answerWhole(w.upstream.pool, {
+      method: "DELETE",
+      path: withQuery(w.path, w.req.url ?? "/"),
+      headers: w.upstream.withCredential({ ...forward, "content-type": "application/json" }),
+      body: data,
+      signal: w.signal,
+      headersTimeout: 30_000,
+      bodyTimeout: 30_000,
+    }),
+  );
 }

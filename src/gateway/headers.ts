@@ -1,3 +1,4 @@
+import { headerValue } from "../authn/identity-policy.ts";
 import type { UserInfo } from "../authn/user.ts";
 import { badRequest } from "../status/status.ts";
 
@@ -134,11 +135,11 @@ export function encodeExtraKey(key: string): string {
 
 /** The impersonation headers that make kube-apiserver treat a request as the user's own. */
 export function impersonationHeaders(user: UserInfo): Record<string, string | string[]> {
-  const h: Record<string, string | string[]> = { "impersonate-user": user.name };
-  if (user.groups.length > 0) h["impersonate-group"] = user.groups;
-  if (user.uid) h["impersonate-uid"] = user.uid;
+  const h: Record<string, string | string[]> = { "impersonate-user": headerValue(user.name) };
+  if (user.groups.length > 0) h["impersonate-group"] = user.groups.map(headerValue);
+  if (user.uid) h["impersonate-uid"] = headerValue(user.uid);
   for (const [key, values] of Object.entries(user.extra)) {
-    if (values.length > 0) h[`impersonate-extra-${encodeExtraKey(key)}`] = values;
+    if (values.length > 0) h[`impersonate-extra-${encodeExtraKey(key)}`] = values.map(headerValue);
   }
   return h;
 }

@@ -5,10 +5,18 @@
 // Covered: POST /api/v1/namespaces (kubectl create ns, client-side apply) in any encoding the
 // apiserver takes — a dry run as the gateway decodes it to JSON, so protobuf needs no codec here —
 // and server-side apply (PATCH application/apply-patch+yaml) of a namespace that does not exist yet.
+//
+// Creation is always a POST, which the apiserver refuses (409) when the name exists: a namespace that
+// appears between the check and the write, another tenant's or nobody's, is never relabelled into the
+// user's tenant (issue #17, item 4). What the new namespace may carry is the write policy's to say
+// (tenancy/write-policy.ts): no reserved labels or annotations, no ownerReferences, no finalizers.
 import { parse as parseYaml } from "yaml";
 import type { UserInfo } from "../authn/user.ts";
 import type { KubeObject } from "../kube/informer.ts";
+import { isClusterScopedTarget } from "../kube/request-info.ts";
+import { FILTERED_KINDS, type FilteredKind } from "../resources/kinds.ts";
 import { badRequest, forbidden, StatusError } from "../status/status.ts";
+import { writeViolation } from "../tenancy/write-policy.ts";
 import { awaitIndex, ignored, type TenancyContext } from "./filter.ts";
 import type { Route, RouteRequest } from "./route.ts";
 import { asGateway, readBody, relay, withQuery } from "./upstream-call.ts";
@@ -27,7 +35,11 @@ function contentType(r: RouteRequest): string {
 function isNamespacesRequest(r: RouteRequest): boolean {
   const { info } = r;
   return (
-    info.isResourceRequest && info.apiGroup === "" && info.resource === "namespaces" && !info.subresource
+    info.isResourceRequest &&
+    info.apiGroup === "" &&
+    info.resource === "namespaces" &&
+    !info.subresource &&
+    isClusterScopedTarget(info)
   );
 }
 
@@ -64,6 +76,20 @@ export function labelled(ns: NamespaceBody, label: string, tenant: string): Name
   };
 }
 
+const NAMESPACES = FILTERED_KINDS.find((k) => k.resource === "namespaces") as FilteredKind;
+
+/** A 403 when the namespace the apiserver would create carries what a tenant may not set. */
+function checkPolicy(ns: NamespaceBody, user: string): void {
+  const finalizers = (ns as { spec?: { finalizers?: unknown[] } }).spec?.finalizers ?? [];
+  const violation =
+    writeViolation(NAMESPACES, undefined, ns) ??
+    (finalizers.some((f) => f !== "kubernetes") ? "may not set spec.finalizers" : undefined);
+  if (violation)
+    throw forbidden(
+      `namespaces "${ns.metadata.name}" is forbidden: User "${user}" ${violation} on a namespace of their tenant`,
+    );
+}
+
 function ownedBy(t: TenancyContext, user: UserInfo): string[] {
   return ignored(t, user) ? [] : t.index.ownedTenants(user);
 }
@@ -82,6 +108,7 @@ async function create(r: RouteRequest, owned: string[]): Promise<number> {
   const ns = JSON.parse(dry.text) as NamespaceBody;
   const label = t.index.options.tenantLabel;
   const tenant = chooseTenant(owned, ns.metadata.labels?.[label], label, r.user.name);
+  checkPolicy(ns, r.user.name);
   const made = await asGateway(upstream, "POST", withQuery("/api/v1/namespaces", url), {
     contentType: "application/json",
     data: JSON.stringify(labelled(ns, label, tenant)),
@@ -89,12 +116,14 @@ async function create(r: RouteRequest, owned: string[]): Promise<number> {
   return relay(r.res, made);
 }
 
-/** Server-side apply of a namespace that does not exist yet; undefined when it exists. */
+/**
+ * Server-side apply of a namespace that does not exist yet, as a create: undefined when it exists
+ * (then it is changed as any other object is: the filter or the user's RBAC decides).
+ */
 async function apply(r: RouteRequest, owned: string[]): Promise<number | undefined> {
   const { tenancy: t, upstream, req, info } = r;
   const path = `/api/v1/namespaces/${encodeURIComponent(info.name)}`;
   const current = await asGateway(upstream, "GET", path);
-  // An existing namespace is changed as any other object is: the filter or the user's RBAC decides.
   if (current.code !== 404) return undefined;
   let ns: NamespaceBody;
   try {
@@ -105,13 +134,31 @@ async function apply(r: RouteRequest, owned: string[]): Promise<number | undefin
   }
   if (!ns || typeof ns !== "object" || typeof ns.metadata !== "object" || ns.kind !== "Namespace")
     throw badRequest("the apply patch must be a Namespace");
+  if (ns.metadata.name !== info.name)
+    throw badRequest(
+      `the name in the apply patch (${String(ns.metadata.name)}) does not match the URL (${info.name})`,
+    );
   const label = t.index.options.tenantLabel;
   const tenant = chooseTenant(owned, ns.metadata.labels?.[label], label, r.user.name);
-  const made = await asGateway(upstream, "PATCH", withQuery(path, req.url ?? "/"), {
-    contentType: APPLY_PATCH,
-    data: JSON.stringify(labelled(ns, label, tenant)),
+  const query = new URLSearchParams();
+  const client = info.query;
+  for (const k of ["dryRun", "fieldManager", "fieldValidation", "pretty"]) {
+    const v = client.get(k);
+    if (v !== null) query.set(k, v);
+  }
+  const target = `/api/v1/namespaces${query.size ? `?${query}` : ""}`;
+  const body = JSON.stringify(labelled(ns, label, tenant));
+  const dry = await asGateway(upstream, "POST", withQuery("/api/v1/namespaces", target, { dryRun: "All" }), {
+    contentType: "application/json",
+    data: body,
   });
-  return relay(r.res, made);
+  if (dry.code !== 200 && dry.code !== 201) return relay(r.res, dry);
+  checkPolicy(JSON.parse(dry.text) as NamespaceBody, r.user.name);
+  // A POST, not an apply: if the name was taken since the check, this is a 409 and nothing changes.
+  return relay(
+    r.res,
+    await asGateway(upstream, "POST", target, { contentType: "application/json", data: body }),
+  );
 }
 
 /** The pipeline step: creation of a namespace by a tenant owner, in the owner's tenant. */

@@ -45,6 +45,7 @@ function isNodeMetrics(info: RequestInfo): boolean {
     info.isResourceRequest &&
     info.apiGroup === "metrics.k8s.io" &&
     info.resource === "nodes" &&
+    info.namespace === "" &&
     info.subresource === "" &&
     (info.verb === "get" || info.verb === "list")
   );

@@ -13,13 +13,14 @@ import type { Reviews } from "../kube/reviews.ts";
 import type { Upstream } from "../kube/upstream.ts";
 import { type AuditSink, auditUser, newAuditId } from "../observability/audit.ts";
 import type { Logger } from "../observability/logger.ts";
+import { codeLabel, resourceLabel, verbLabel } from "../observability/metric-labels.ts";
 import type { GatewayMetrics } from "../observability/metrics.ts";
 import { badRequest, type Status, StatusError, toStatus, unauthorized } from "../status/status.ts";
 import { accessReviews } from "./access-review.ts";
 import { filteredKinds, type TenancyContext } from "./filter.ts";
 import { type ClientHeaders, readClientHeaders } from "./headers.ts";
 import { authorizeImpersonation } from "./impersonation.ts";
-import type { Inflight } from "./inflight.ts";
+import type { Cancellable, Inflight } from "./inflight.ts";
 import { namespaceCreation } from "./namespace-create.ts";
 import { nodeDescribeRoutes } from "./node-routes.ts";
 import type { Route, RouteRequest } from "./route.ts";
@@ -88,7 +89,7 @@ export async function admit(
   if (authn.kind !== "user") {
     ctx.metrics.authnFailures.inc();
     outcome.message = authn.kind === "rejected" ? authn.reason : "no credentials";
-    throw unauthorized();
+    throw unauthorized(authn.kind === "rejected" && authn.tell ? `Unauthorized: ${authn.reason}` : undefined);
   }
   outcome.requester = authn.user;
   const user = headers.impersonation
@@ -161,6 +162,19 @@ export function sendStatus(res: ClientResponse, s: Status): number {
   return s.code;
 }
 
+/**
+ * What shutdown cancels for one request: whatever the route put in charge (a relayed upstream call),
+ * else the response itself, which ends a watch the gateway serves.
+ */
+class RequestCancel implements Cancellable {
+  current: Cancellable | undefined;
+  constructor(private readonly res: ClientResponse) {}
+  abort(): void {
+    if (this.current) this.current.abort();
+    else if (!this.res.writableFinished) this.res.destroy();
+  }
+}
+
 async function forward(
   ctx: GatewayContext,
   req: ClientRequest,
@@ -168,20 +182,17 @@ async function forward(
   info: RequestInfo,
   headers: ClientHeaders,
   user: UserInfo,
+  cancel: RequestCancel,
 ): Promise<number> {
   const longRunning = isLongRunning(info);
   const relay = new UpstreamRelay(res, longRunning);
-  const release = ctx.inflight.enter(longRunning, relay);
-  try {
-    return await relay.send(ctx.identity.pool(longRunning), {
-      method: req.method ?? "GET",
-      path: upstreamPath(ctx, req, info),
-      headers: upstreamHeaders(ctx, req, headers, user),
-      body: hasBody(req) ? (req as unknown as import("node:stream").Readable) : null,
-    });
-  } finally {
-    release();
-  }
+  cancel.current = relay;
+  return relay.send(ctx.identity.pool(longRunning), {
+    method: req.method ?? "GET",
+    path: upstreamPath(ctx, req, info),
+    headers: upstreamHeaders(ctx, req, headers, user),
+    body: hasBody(req) ? (req as unknown as import("node:stream").Readable) : null,
+  });
 }
 
 /**
@@ -202,8 +213,9 @@ async function route(
   info: RequestInfo,
   headers: ClientHeaders,
   user: UserInfo,
+  cancel: RequestCancel,
 ): Promise<number> {
-  const passthrough = () => forward(ctx, req, res, info, headers, user);
+  const passthrough = () => forward(ctx, req, res, info, headers, user, cancel);
   // A rewritten path (aggregated namespaces) is already another server's answer to give.
   if (!ctx.tenancy || upstreamPath(ctx, req, info) !== (req.url ?? "/")) return passthrough();
   const r: RouteRequest = {
@@ -260,7 +272,15 @@ export async function handleRequest(
       res.end();
       outcome.code = 307;
     } else {
-      outcome.code = await route(ctx, req, res, info, headers, user);
+      // Every request is in flight from here, whichever route answers it: SIGTERM's drain waits for a
+      // guarded write between its dry run and its write, and cuts watches the gateway serves itself.
+      const cancel = new RequestCancel(res);
+      const release = ctx.inflight.enter(isLongRunning(info), cancel, user.name);
+      try {
+        outcome.code = await route(ctx, req, res, info, headers, user, cancel);
+      } finally {
+        release();
+      }
     }
   } catch (err) {
     const s = toStatus(err);
@@ -282,7 +302,12 @@ export function record(
 ): void {
   const verb = o.info?.verb ?? (req.method ?? "").toLowerCase();
   const resource = o.info?.isResourceRequest ? o.info.resource : "";
-  ctx.metrics.observe(verb, resource, o.code, (performance.now() - started) / 1000);
+  ctx.metrics.observe(
+    verbLabel(verb),
+    resourceLabel(resource, o.requester !== undefined),
+    codeLabel(o.code),
+    (performance.now() - started) / 1000,
+  );
   if (!ctx.audit) return;
   const i = o.info;
   ctx.audit({

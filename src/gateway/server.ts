@@ -14,6 +14,13 @@ import { checkServingPair } from "../pki/serving-pair.ts";
 import { KubegateError } from "../status/errors.ts";
 import { TenancyIndex } from "../tenancy/index.ts";
 import { answerClientError } from "./client-error.ts";
+import {
+  type ConnectionGuard,
+  type ConnectionLimits,
+  DEFAULT_LIMITS,
+  guardConnections,
+} from "./connection-guard.ts";
+import { ContinueTokens } from "./continue-token.ts";
 import { Inflight } from "./inflight.ts";
 import { type GatewayContext, handleRequest } from "./pipeline.ts";
 import { handleUpgrade } from "./upgrade.ts";
@@ -41,6 +48,12 @@ export interface GatewayOptions {
   tenancy?: { tenantLabel: string; teamLabel?: string; ignoredUsers: string[]; ignoredGroups: string[] };
   reloadIntervalMs?: number;
   shutdownGraceMs?: number;
+  /** Header and idle deadlines, connections per client address (connection-guard.ts). */
+  connectionLimits?: ConnectionLimits;
+  /** Long-running requests (watches, logs, tunnels) one user may hold at once; 0 = no limit. */
+  maxLongRunningPerUser?: number;
+  /** Accept system:* users and groups from client certificates and OIDC. */
+  allowReservedIdentity?: boolean;
   log: Logger;
 }
 
@@ -48,6 +61,7 @@ export interface RunningGateway {
   url: string;
   metricsUrl?: string;
   context: GatewayContext;
+  connections: ConnectionGuard;
   /** Re-reads the certificate files now (also done on a timer). */
   reload(): boolean;
   /** Stops accepting, cuts watches and tunnels, waits for the rest up to the grace period. */
@@ -90,6 +104,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
     ...(o.tokenReview ? { tokenReview: reviews } : {}),
     ...(o.tokenAudiences ? { tokenAudiences: o.tokenAudiences } : {}),
     ...(o.oidc ? { oidc: o.oidc } : {}),
+    ...(o.allowReservedIdentity ? { allowReservedIdentity: true } : {}),
   };
   const index = o.tenancy
     ? new TenancyIndex(
@@ -101,7 +116,11 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
         o.log,
       ).start()
     : undefined;
-  const inflight = new Inflight((long, delta) => metrics.inflight.inc({ long_running: String(long) }, delta));
+  let current = o.tls ? readTls(o.tls) : undefined;
+  const inflight = new Inflight(
+    (long, delta) => metrics.inflight.inc({ long_running: String(long) }, delta),
+    o.maxLongRunningPerUser ?? 100,
+  );
   const audit = createAuditSink(o.auditLog);
   const ctx: GatewayContext = {
     upstream,
@@ -120,6 +139,8 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
             reviews,
             ignoredUsers: new Set(o.tenancy.ignoredUsers),
             ignoredGroups: new Set(o.tenancy.ignoredGroups),
+            // Every replica mounts the same serving key: a page begun on one continues on another.
+            tokens: new ContinueTokens(current?.key),
           },
         }
       : {}),
@@ -127,7 +148,6 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
   };
 
   let server: Http2SecureServer | HttpServer;
-  let current = o.tls ? readTls(o.tls) : undefined;
   const sessions = new Set<Http2Session>();
   const sockets = new Set<Socket>();
   if (o.tls && current) {
@@ -140,6 +160,8 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
       requestCert: Boolean(current.ca),
       rejectUnauthorized: false,
       minVersion: "TLSv1.2",
+      // The header deadline covers the handshake too (connection-guard.ts); this is its backstop.
+      handshakeTimeout: (o.connectionLimits ?? DEFAULT_LIMITS).headerTimeoutMs || 120_000,
     });
     (server as Http2SecureServer).on("session", (s: Http2Session) => {
       sessions.add(s);
@@ -158,6 +180,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
     s.once("close", () => sockets.delete(s));
   });
   server.on("clientError", answerClientError);
+  const guard = guardConnections(server, o.connectionLimits ?? DEFAULT_LIMITS);
 
   const reload = (): boolean => {
     if (!o.tls || !current) return false;
@@ -243,5 +266,5 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
     await Promise.all([upstream.close(), identity.close()]);
     o.oidc?.close();
   };
-  return { url, ...(metricsUrl ? { metricsUrl } : {}), context: ctx, reload, shutdown };
+  return { url, ...(metricsUrl ? { metricsUrl } : {}), context: ctx, connections: guard, reload, shutdown };
 }

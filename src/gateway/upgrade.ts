@@ -70,7 +70,7 @@ export async function handleUpgrade(
       socket.end();
       return;
     }
-    release = ctx.inflight.enter(true, abort);
+    release = ctx.inflight.enter(true, abort, user.name);
     const server = ctx.upstream.connection.server;
     const options = {
       method: req.method,

@@ -10,6 +10,7 @@
 // The gateway's own calls (reviews, informers, granted writes) always use its own credential.
 import type { Agent as HttpsAgent } from "node:https";
 import type { Pool } from "undici";
+import { headerValue } from "../authn/identity-policy.ts";
 import type { UserInfo } from "../authn/user.ts";
 import { closeConnections, openConnections, type Upstream } from "../kube/upstream.ts";
 import { encodeExtraKey, impersonationHeaders } from "./headers.ts";
@@ -46,12 +47,13 @@ export const FRONT_PROXY_HEADERS = {
 
 /** The user as X-Remote-* headers; no Authorization: the client certificate is the credential. */
 export function frontProxyHeaders(user: UserInfo): Record<string, string | string[]> {
-  const h: Record<string, string | string[]> = { [FRONT_PROXY_HEADERS.user]: user.name };
-  if (user.groups.length > 0) h[FRONT_PROXY_HEADERS.group] = user.groups;
+  const h: Record<string, string | string[]> = { [FRONT_PROXY_HEADERS.user]: headerValue(user.name) };
+  if (user.groups.length > 0) h[FRONT_PROXY_HEADERS.group] = user.groups.map(headerValue);
   // Read only by apiservers started with --requestheader-uid-headers (feature RemoteRequestHeaderUID).
-  if (user.uid) h[FRONT_PROXY_HEADERS.uid] = user.uid;
+  if (user.uid) h[FRONT_PROXY_HEADERS.uid] = headerValue(user.uid);
   for (const [key, values] of Object.entries(user.extra)) {
-    if (values.length > 0) h[`${FRONT_PROXY_HEADERS.extraPrefix}${encodeExtraKey(key)}`] = values;
+    if (values.length > 0)
+      h[`${FRONT_PROXY_HEADERS.extraPrefix}${encodeExtraKey(key)}`] = values.map(headerValue);
   }
   return h;
 }

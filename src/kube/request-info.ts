@@ -66,6 +66,16 @@ export function isLongRunning(info: RequestInfo): boolean {
   return info.path.startsWith("/debug/pprof/");
 }
 
+/**
+ * Whether a resource request's path can name a cluster-scoped object: no namespace, or a namespace
+ * itself (`/api/v1/namespaces/{name}`, where the namespace is the object). `/api/v1/namespaces/x/nodes`
+ * and `/api/v1/namespaces/x/namespaces` are not API paths; the apiserver answers them 404.
+ */
+export function isClusterScopedTarget(info: RequestInfo): boolean {
+  if (info.namespace === "") return true;
+  return info.apiGroup === "" && info.resource === "namespaces" && info.name === info.namespace;
+}
+
 /** Path segments that name a verb instead of a resource (the deprecated /watch/ and /proxy/ forms). */
 const SPECIAL_VERBS = new Set(["watch", "proxy"]);
 /** Of those, the verbs after which a third part is not a subresource. */

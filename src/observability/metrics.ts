@@ -32,8 +32,9 @@ export class GatewayMetrics {
     collectDefaultMetrics({ register: this.registry, prefix: "kubegate_" });
   }
 
-  observe(verb: string, resource: string, code: number, seconds: number): void {
-    this.requests.inc({ verb, resource, code: String(code) });
+  /** Labels must come from closed sets (metric-labels.ts): every distinct value is a series kept forever. */
+  observe(verb: string, resource: string, code: string, seconds: number): void {
+    this.requests.inc({ verb, resource, code });
     this.duration.observe({ verb, resource }, seconds);
   }
 }

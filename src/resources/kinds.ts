@@ -21,17 +21,30 @@ export interface FilteredKind {
   selection: "namespace" | "nodeSelector" | "classes" | "tenantLabel";
   /** The Tenant spec field that holds the class selection, for "classes". */
   specField?: "storageClasses" | "ingressClasses" | "priorityClasses" | "runtimeClasses";
+  /**
+   * Fields outside metadata a write granted by the tenancy model may change (dotted paths). Everything
+   * else but labels and annotations (see tenancy/write-policy.ts) must stay as it is: deny by default.
+   */
+  writable: readonly string[];
 }
 
 export const FILTERED_KINDS: readonly FilteredKind[] = [
-  { kind: "Namespaces", group: "", resource: "namespaces", selection: "namespace" },
-  { kind: "Nodes", group: "", resource: "nodes", selection: "nodeSelector" },
+  { kind: "Namespaces", group: "", resource: "namespaces", selection: "namespace", writable: [] },
+  // Cordon and taints; reserved taint keys are refused by the write policy.
+  {
+    kind: "Nodes",
+    group: "",
+    resource: "nodes",
+    selection: "nodeSelector",
+    writable: ["spec.unschedulable", "spec.taints"],
+  },
   {
     kind: "StorageClasses",
     group: "storage.k8s.io",
     resource: "storageclasses",
     selection: "classes",
     specField: "storageClasses",
+    writable: ["allowVolumeExpansion"],
   },
   {
     kind: "IngressClasses",
@@ -39,6 +52,7 @@ export const FILTERED_KINDS: readonly FilteredKind[] = [
     resource: "ingressclasses",
     selection: "classes",
     specField: "ingressClasses",
+    writable: [],
   },
   {
     kind: "PriorityClasses",
@@ -46,6 +60,8 @@ export const FILTERED_KINDS: readonly FilteredKind[] = [
     resource: "priorityclasses",
     selection: "classes",
     specField: "priorityClasses",
+    // Not globalDefault: that changes every pod of the cluster.
+    writable: ["description"],
   },
   {
     kind: "RuntimeClasses",
@@ -53,8 +69,16 @@ export const FILTERED_KINDS: readonly FilteredKind[] = [
     resource: "runtimeclasses",
     selection: "classes",
     specField: "runtimeClasses",
+    writable: [],
   },
-  { kind: "PersistentVolumes", group: "", resource: "persistentvolumes", selection: "tenantLabel" },
+  {
+    kind: "PersistentVolumes",
+    group: "",
+    resource: "persistentvolumes",
+    selection: "tenantLabel",
+    // Not claimRef: binding a volume to a claim is how it would reach another tenant's namespace.
+    writable: ["spec.persistentVolumeReclaimPolicy", "spec.mountOptions"],
+  },
 ];
 
 const BY_RESOURCE = new Map(FILTERED_KINDS.map((k) => [`${k.group}/${k.resource}`, k]));

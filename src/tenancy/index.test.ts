@@ -176,6 +176,19 @@ describe("TenancyIndex ProxySettings, team label, RoleBindings and changes", () 
     metadata: { name: "stray", namespace: "free" },
     spec: { subjects: [{ kind: "User", name: "mallory" }], proxySettings: [{ kind: "Nodes" }] },
   };
+  const greedy: ProxySetting = {
+    metadata: { name: "greedy", namespace: "oil-dev" },
+    spec: {
+      subjects: [
+        { kind: "User", name: "eve" },
+        { kind: "User", name: "alice" },
+      ],
+      proxySettings: [
+        { kind: "Nodes", operations: ["List", "Update", "Delete"] },
+        { kind: "PersistentVolumes", operations: ["List"] },
+      ],
+    },
+  };
   const rb: RoleBinding = {
     metadata: { name: "view", namespace: "bound" },
     subjects: [
@@ -191,11 +204,45 @@ describe("TenancyIndex ProxySettings, team label, RoleBindings and changes", () 
   ];
   const nodes = [obj("n1", { pool: "oil" }), obj("n2", { pool: "gas" })];
   const make = () =>
-    fixture([tenant("oil", { owners: [{ kind: "User", name: "alice" }], nodeSelector: { pool: "oil" } })], {
-      ps: [ps, stray],
-      rb: [rb],
-      ns: namespaces,
+    fixture(
+      [
+        tenant("oil", {
+          owners: [{ kind: "User", name: "alice", proxySettings: [{ kind: "Nodes" }] }],
+          nodeSelector: { pool: "oil" },
+        }),
+      ],
+      {
+        ps: [ps, stray, greedy],
+        rb: [rb],
+        ns: namespaces,
+      },
+    );
+
+  it("a ProxySetting shares only what the tenant itself holds, never more (issue #17, item 3)", () => {
+    const { index } = make();
+    // greedy asks for Update and Delete on nodes and List on volumes; the tenant holds Nodes List only.
+    assert.equal(index.visibility(user("eve"), NODES, "List").granted, true);
+    assert.equal(index.visibility(user("eve"), NODES, "Update").granted, false);
+    assert.equal(index.visibility(user("eve"), NODES, "Delete").granted, false);
+    assert.equal(index.visibility(user("eve"), PVS, "List").granted, false);
+    // Even naming the owner herself as its subject adds nothing to her own rights.
+    assert.equal(index.visibility(user("alice"), NODES, "Update").granted, false);
+  });
+
+  it("a RoleBinding shows its namespace, and never lets the gateway change or delete it (items 1, 2)", () => {
+    const { index } = make();
+    assert.equal(index.visibility(user("rob"), NAMESPACES, "List").granted, true);
+    assert.deepEqual(seen(index, user("rob"), NAMESPACES, namespaces, "Update"), {
+      granted: false,
+      names: [],
     });
+    assert.deepEqual(seen(index, user("rob"), NAMESPACES, namespaces, "Delete"), {
+      granted: false,
+      names: [],
+    });
+    // An owner without an Update grant on Namespaces cannot change her own namespaces through the gateway.
+    assert.equal(index.visibility(user("alice"), NAMESPACES, "Update").granted, false);
+  });
 
   it("a ProxySetting grants its kinds (in its tenant) to its subjects, not the namespaces", () => {
     const { index } = make();

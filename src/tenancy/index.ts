@@ -129,6 +129,40 @@ function addGrant(
   }
 }
 
+/** Per tenant, the union of what its owners hold: the most a ProxySetting of that tenant can share. */
+function rightsOfTenants(
+  grants: Map<string, Grants>,
+  owners: Map<string, Set<string>>,
+): Map<string, Map<ProxyKind, Set<Operation>>> {
+  const out = new Map<string, Map<ProxyKind, Set<Operation>>>();
+  for (const [key, tenants] of owners) {
+    for (const tenant of tenants) {
+      const held = grants.get(key)?.get(tenant);
+      if (!held) continue;
+      const rights = out.get(tenant) ?? new Map<ProxyKind, Set<Operation>>();
+      for (const [kind, ops] of held) rights.set(kind, new Set([...(rights.get(kind) ?? []), ...ops]));
+      out.set(tenant, rights);
+    }
+  }
+  return out;
+}
+
+/** A ProxySetting's entries, each reduced to the operations the tenant itself holds on the kind. */
+export function capEntries(
+  entries: ProxySettingEntry[] | undefined,
+  rights: Map<ProxyKind, Set<Operation>> | undefined,
+): ProxySettingEntry[] {
+  const out: ProxySettingEntry[] = [];
+  for (const e of entries ?? []) {
+    const held = rights?.get(e.kind);
+    if (!held) continue;
+    const asked: Operation[] = e.operations?.length ? e.operations : ["List"];
+    const operations = asked.filter((op) => held.has(op));
+    if (operations.length) out.push({ kind: e.kind, operations });
+  }
+  return out;
+}
+
 /**
  * Who may see which cluster-scoped objects, kept current by informers: tenants and their owners,
  * ProxySettings, RoleBindings and namespace labels. Answers in map lookups per user key, so a user in
@@ -266,15 +300,19 @@ export class TenancyIndex {
         owners.set(key, set);
       }
     }
+    // A ProxySetting shares the tenant's rights with other subjects; it never creates rights. Each of
+    // its entries is cut down to what the tenant's owners hold for that kind (issue #17, item 3).
+    const tenantRights = rightsOfTenants(grants, owners);
     for (const ps of this.proxySettings.list()) {
       const ns = ps.metadata.namespace ?? "";
       const tenant = this.namespaces.get(ns)?.metadata.labels?.[this.options.tenantLabel];
       if (!tenant || !compiled.has(tenant)) continue;
+      const shared = capEntries(ps.spec?.proxySettings, tenantRights.get(tenant));
       for (const subject of ps.spec?.subjects ?? []) {
         const key = subjectKey(
           subject.kind === "ServiceAccount" ? { ...subject, namespace: subject.namespace ?? ns } : subject,
         );
-        addGrant(grants, key, tenant, ps.spec?.proxySettings, false);
+        addGrant(grants, key, tenant, shared, false);
       }
     }
     const teams = new Map<string, Set<string>>();
@@ -337,8 +375,11 @@ export class TenancyIndex {
     switch (kind.selection) {
       case "namespace": {
         const owned = new Set(tenants.map((t) => t.name));
+        // A RoleBinding or the team label lets a user see a namespace, never change or delete it: only
+        // a tenant's explicit grant does that (issue #17, items 1 and 2).
         const named = new Set<string>();
-        for (const key of keysOf(user)) for (const ns of this.bindings.get(key) ?? []) named.add(ns);
+        if (op === "List")
+          for (const key of keysOf(user)) for (const ns of this.bindings.get(key) ?? []) named.add(ns);
         // The team label is read from each object, not from the index at the start: a watch must show a
         // team namespace created after it opened.
         const teamLabel = op === "List" ? this.options.teamLabel : undefined;

@@ -1,0 +1,29 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { Inflight } from "./inflight.ts";
+
+const noop = { abort() {} };
+
+describe("in-flight requests", () => {
+  it("refuses a user's long-running request past the limit with a 429, others unaffected", () => {
+    const f = new Inflight(undefined, 2);
+    const a = f.enter(true, noop, "alice");
+    f.enter(true, noop, "alice");
+    assert.throws(
+      () => f.enter(true, noop, "alice"),
+      (e: { status: { code: number } }) => e.status.code === 429,
+    );
+    assert.doesNotThrow(() => f.enter(true, noop, "bob"));
+    // Ordinary requests are not long-running: never limited here.
+    assert.doesNotThrow(() => f.enter(false, noop, "alice"));
+    a();
+    assert.doesNotThrow(() => f.enter(true, noop, "alice"));
+  });
+
+  it("forgets a user once they hold nothing, so distinct names cannot grow memory", () => {
+    const f = new Inflight(undefined, 5);
+    for (let i = 0; i < 1000; i++) f.enter(true, noop, `u${i}`)();
+    assert.equal(f.count.users, 0);
+    assert.equal(f.count.longRunning, 0);
+  });
+});

@@ -1,0 +1,120 @@
+// What a write that the tenancy model grants may change. Such writes are sent with the gateway's own
+// identity, so kube-apiserver's RBAC no longer bounds them: this policy does, deny by default.
+//
+//   - labels and annotations, except keys reserved for the cluster (any key under kubernetes.io or
+//     k8s.io or their subdomains: pod-security.kubernetes.io/*, storageclass.kubernetes.io/is-default-
+//     class, node-role.kubernetes.io/*, scheduler.alpha.kubernetes.io/node-selector, ...). kubectl's own
+//     last-applied-configuration annotation is the one exception, since client-side apply writes it;
+//   - the few fields outside metadata that the kinds table lists as writable for the kind;
+//   - nothing else: not finalizers, not ownerReferences, not any other spec field.
+// The tenant label has a rule of its own (guarded-write.ts): it never moves to or from a tenant the
+// user does not own.
+import { isDeepStrictEqual } from "node:util";
+import type { KubeObject } from "../kube/informer.ts";
+import type { FilteredKind } from "../resources/kinds.ts";
+
+/** Metadata the apiserver sets itself; a write neither can nor needs to change it. */
+const SERVER_METADATA = new Set([
+  "resourceVersion",
+  "managedFields",
+  "generation",
+  "uid",
+  "creationTimestamp",
+]);
+const OUTSIDE_SPEC = new Set(["apiVersion", "kind", "metadata", "status"]);
+const KUBECTL_LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration";
+/** Set by the apiserver on every namespace, to its name. */
+const NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name";
+
+/** Whether a label or annotation key belongs to Kubernetes itself (its prefix is under kubernetes.io or k8s.io). */
+export function reservedKey(key: string): boolean {
+  const slash = key.indexOf("/");
+  if (slash === -1) return false;
+  const domain = key.slice(0, slash).toLowerCase();
+  return ["kubernetes.io", "k8s.io"].some((d) => domain === d || domain.endsWith(`.${d}`));
+}
+
+type Metadata = KubeObject["metadata"] & Record<string, unknown>;
+const metadataOf = (o: KubeObject | undefined): Metadata => (o?.metadata ?? {}) as Metadata;
+
+/** The keys of a label or annotation map whose value differs between the two. */
+function changedKeys(before: Record<string, string> = {}, after: Record<string, string> = {}): string[] {
+  const keys = new Set([...Object.keys(before), ...Object.keys(after)]);
+  return [...keys].filter((k) => before[k] !== after[k]);
+}
+
+function withoutPaths(o: Record<string, unknown>, paths: readonly string[]): Record<string, unknown> {
+  const copy = structuredClone(o);
+  for (const path of paths) {
+    const parts = path.split(".");
+    let at: unknown = copy;
+    for (const p of parts.slice(0, -1)) at = (at as Record<string, unknown> | undefined)?.[p];
+    if (at && typeof at === "object") delete (at as Record<string, unknown>)[parts.at(-1) as string];
+  }
+  for (const k of OUTSIDE_SPEC) delete copy[k];
+  return copy;
+}
+
+function taintKeys(o: KubeObject | undefined): Map<string, string> {
+  const taints = ((o as { spec?: { taints?: unknown } } | undefined)?.spec?.taints ?? []) as {
+    key?: string;
+    value?: string;
+    effect?: string;
+  }[];
+  return new Map(
+    (Array.isArray(taints) ? taints : []).map((t) => [
+      `${t.key}:${t.effect}`,
+      `${t.key ?? ""}=${t.value ?? ""}`,
+    ]),
+  );
+}
+
+/**
+ * Why the change from `before` (undefined: a new object) to `after` exceeds a tenant grant, or
+ * undefined when it stays within it. `after` is the apiserver's dry-run result, so defaults and
+ * merge semantics are already applied.
+ */
+export function writeViolation(
+  kind: FilteredKind,
+  before: KubeObject | undefined,
+  after: KubeObject,
+): string | undefined {
+  const b = metadataOf(before);
+  const a = metadataOf(after);
+  for (const field of ["labels", "annotations"] as const) {
+    for (const key of changedKeys(b[field] as Record<string, string>, a[field] as Record<string, string>)) {
+      if (field === "annotations" && key === KUBECTL_LAST_APPLIED) continue;
+      if (field === "labels" && key === NAMESPACE_NAME_LABEL && a.labels?.[key] === a.name) continue;
+      if (reservedKey(key))
+        return `may not set the ${field === "labels" ? "label" : "annotation"} "${key}" (reserved for the cluster's administrators)`;
+    }
+  }
+  const metadataKeys = new Set([...Object.keys(b), ...Object.keys(a)]);
+  for (const key of metadataKeys) {
+    if (SERVER_METADATA.has(key) || key === "labels" || key === "annotations") continue;
+    // A new object's name comes from the request, not from an earlier version.
+    if (!before && (key === "name" || key === "generateName")) continue;
+    if (!isDeepStrictEqual(b[key], a[key])) return `may not ${before ? "change" : "set"} metadata.${key}`;
+  }
+  if (before && kind.writable.includes("spec.taints")) {
+    const was = taintKeys(before);
+    const now = taintKeys(after);
+    for (const [id, text] of [...was, ...now]) {
+      if (was.get(id) !== now.get(id) && reservedKey(text.split("=")[0] as string))
+        return `may not change the taint "${text.split("=")[0]}" (reserved for the cluster's administrators)`;
+    }
+  }
+  const rest = (o: KubeObject | undefined) =>
+    withoutPaths((o ?? {}) as unknown as Record<string, unknown>, before ? kind.writable : []);
+  const was = rest(before);
+  const now = rest(after);
+  for (const key of new Set([...Object.keys(was), ...Object.keys(now)])) {
+    // A new object may carry what the apiserver defaults; the caller checks those it cares about.
+    if (!before) continue;
+    if (!isDeepStrictEqual(was[key], now[key])) {
+      const allowed = kind.writable.length ? ` (writable: ${kind.writable.join(", ")})` : "";
+      return `may not change ${key}${allowed}`;
+    }
+  }
+  return undefined;
+}
