@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -174,3 +175,21 @@ export async function tokenKubeconfig(
 }
 
 export const readText = (path: string) => readFile(path, "utf8");
+
+/**
+ * What every tenancy e2e file starts with: the shared cluster, a gateway environment with kubegate's
+ * CRDs and the shipped tenancy RBAC, an admin kubectl, and a PEM reader.
+ */
+export async function prepareTenancyEnv() {
+  const { useCluster } = await import("../cluster/harness.ts");
+  const cluster = await useCluster();
+  const env = await prepareGatewayEnv(cluster);
+  await installCrds(cluster);
+  await grantGatewayTenancy(cluster, env);
+  return {
+    cluster,
+    env,
+    admin: (...args: string[]) => kubectl(cluster.adminKubeconfig, ...args),
+    pem: (path: string) => readFileSync(path, "utf8"),
+  };
+}
