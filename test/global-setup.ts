@@ -5,10 +5,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { down, up } from "../src/devcluster/cluster.ts";
 import { CLUSTER_DIR_ENV } from "./cluster/harness.ts";
+import { ensureSystemCommands } from "./support/system-packages.ts";
 
 let dir: string | undefined;
 
 export async function globalSetup(): Promise<void> {
+  ensureSystemCommands();
   dir = await mkdtemp(join(tmpdir(), "kubegate-e2e-"));
   const info = await up({ dir });
   process.env[CLUSTER_DIR_ENV] = info.dir;

@@ -7,6 +7,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { after, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { useCluster } from "../cluster/harness.ts";
+import { missingCommands } from "../support/system-packages.ts";
 
 const KUBEGATE_BIN = fileURLToPath(new URL("../../bin/kubegate.js", import.meta.url));
 const NODE_IP = "10.96.0.2";
@@ -19,7 +20,9 @@ const skip =
     ? "network namespaces need Linux"
     : process.getuid?.() !== 0
       ? "network namespaces and iptables need root"
-      : false;
+      : missingCommands().length > 0
+        ? `${missingCommands().join(" and ")} not installed (the e2e setup installs them as root with apt-get)`
+        : false;
 
 const cluster = skip ? undefined : await useCluster();
 
