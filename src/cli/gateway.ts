@@ -46,6 +46,7 @@ const schema = z
     idleTimeout: duration,
     maxConnectionsPerIp: z.coerce.number().int().min(0, "must be 0 (no limit) or more"),
     maxLongRunningPerUser: z.coerce.number().int().min(0, "must be 0 (no limit) or more"),
+    maxRequestsPerUser: z.coerce.number().int().min(0, "must be 0 (no limit) or more"),
     allowReservedIdentity: z.boolean(),
   })
   .refine((o) => o.insecureHttp || (o.tlsCert && o.tlsKey), {
@@ -170,6 +171,11 @@ export function gatewayCommand(): Command {
       "100",
     )
     .option(
+      "--max-requests-per-user <n>",
+      "other requests one user may have in progress at once (each holds an upstream connection); more get 429 (0 = no limit)",
+      "200",
+    )
+    .option(
       "--allow-reserved-identity",
       "accept system:* user names and groups (system:masters, system:nodes, ...) from client certificates and OIDC",
       false,
@@ -241,6 +247,7 @@ export function gatewayCommand(): Command {
           maxPerAddress: o.maxConnectionsPerIp,
         },
         maxLongRunningPerUser: o.maxLongRunningPerUser,
+        maxRequestsPerUser: o.maxRequestsPerUser,
         allowReservedIdentity: o.allowReservedIdentity,
         log,
       });

@@ -3,7 +3,8 @@
 // as kube-apiserver's Go server does (ReadHeaderTimeout 32 s, IdleTimeout 90 s):
 //   - a new connection must finish its TLS handshake and the headers of a first request (or, over
 //     HTTP/2, open a first stream) within `headerTimeoutMs`;
-//   - an HTTP/1.1 connection with no request in progress is closed after `idleTimeoutMs`;
+//   - a connection with no request in progress (HTTP/1.1) or no open stream (HTTP/2) is closed after
+//     `idleTimeoutMs`;
 //   - one client address holds at most `maxPerAddress` connections; more are closed on accept.
 // A request in progress (a watch, a tunnel) is never cut by these timers.
 
@@ -87,8 +88,18 @@ export function guardConnections(
   const raw = (s: Socket | undefined): Socket | undefined =>
     s && !tracked.has(s) ? ((s as TLSSocket & { _parent?: Socket })._parent ?? s) : s;
 
+  // HTTP/2: the connection is idle whenever no stream is open (a watch is an open stream).
   server.on("session", (session: Http2Session) => {
-    session.once("stream", () => disarm(raw(session.socket as Socket)));
+    const s = raw(session.socket as Socket);
+    let open = 0;
+    session.on("stream", (stream: { once: (e: string, f: () => void) => void }) => {
+      open++;
+      if (s) disarm(s);
+      stream.once("close", () => {
+        open--;
+        if (open === 0 && s && !s.destroyed) arm(s, limits.idleTimeoutMs, "idle");
+      });
+    });
   });
   const started = (socket: Socket | undefined) => {
     const s = raw(socket);

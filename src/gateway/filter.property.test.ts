@@ -228,6 +228,8 @@ function visibleItem(item: unknown, names: ReadonlySet<string>): boolean {
 const withoutCount = (metadata: unknown): Json => {
   const m: Json = { ...(metadata as Json) };
   delete m.remainingItemCount;
+  // The apiserver's continue token names the next object: never passed on.
+  delete m.continue;
   return m;
 };
 

@@ -73,13 +73,16 @@ export function filterBody(
     const rows = (body.rows as TableRow[]).filter((r) => keepRow(visible, r));
     const metadata = { ...(body.metadata as object) } as Record<string, unknown>;
     delete metadata.remainingItemCount;
+    // The apiserver's token names the next object, which may be one the user may not see.
+    delete metadata.continue;
     return { ...body, metadata, rows };
   }
   if (Array.isArray(body.items)) {
     const items = (body.items as unknown[]).filter((i) => judgeable(i) && visible(i));
     const metadata = { ...(body.metadata as object) } as Record<string, unknown>;
-    // A count of what the user may not see is itself a leak.
+    // A count of what the user may not see is itself a leak, and the next key a name.
     delete metadata.remainingItemCount;
+    delete metadata.continue;
     return { ...body, metadata, items };
   }
   return judgeable(body) && visible({ metadata: body.metadata }) ? body : undefined;
@@ -245,24 +248,64 @@ async function filteredList(f: Filtered, visible: Visible): Promise<number> {
   return f.passthrough();
 }
 
+/** The request's path exactly as the client sent it (already checked canonical), without the query. */
+const rawPath = (f: Filtered) => (f.req.url ?? "/").split("?")[0] as string;
+
+/** Names an object of a cluster-scoped kind can have (DNS-1123 subdomains, as every kind here uses). */
+const OBJECT_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+/**
+ * The named object as stored, read by the gateway as plain JSON with none of the client's query or
+ * Accept (a Table or a bad option must not stand in for the object): undefined when it does not
+ * exist; a Status error when the read fails otherwise.
+ */
+async function storedObject(f: Filtered): Promise<KubeObject | undefined> {
+  if (f.info.name.length > 253 || !OBJECT_NAME.test(f.info.name)) return undefined;
+  let up: Awaited<ReturnType<typeof readAsGateway>>;
+  try {
+    up = await f.upstream.pool.request({
+      method: "GET",
+      path: rawPath(f),
+      headers: f.upstream.ownHeaders("application/json"),
+      signal: f.signal,
+    });
+  } catch (err) {
+    throw unavailable(err);
+  }
+  const text = await up.body.text();
+  if (up.statusCode === 404) return undefined;
+  if (up.statusCode !== 200)
+    throw new StatusError(status(up.statusCode >= 500 ? up.statusCode : 503, "the object could not be read"));
+  const o = parseJson(text);
+  const m = isObject(o.metadata) ? o.metadata : undefined;
+  return m && m.name === f.info.name ? (o as unknown as KubeObject) : undefined;
+}
+
 /**
  * A named object of a kind the user is granted. Invisible and nonexistent answer alike (issue #17,
  * item 9): the same 404 Status, unless the user's own RBAC may read it, when the apiserver answers.
+ * Visibility is decided on the stored object first; only then is the client's own request (its
+ * Table, its options, and the errors they cause) answered.
  */
 async function filteredGet(f: Filtered, visible: Visible): Promise<number> {
+  const stored = await storedObject(f);
+  if (!stored || !visible(stored)) {
+    if (await rbacAllows(f.t, f.user, f.kind, "get", f.info.name)) return f.passthrough();
+    throw notFound(f.kind, f.info.name);
+  }
   const up = await readAsGateway(f.upstream, f.req.url ?? "/", f.headers, f.signal);
   const text = await up.body.text();
-  if (REQUEST_ERRORS.has(up.statusCode)) return send(f.res, up.statusCode, parseJson(text));
   if (up.statusCode === 200) {
     const kept = filterBody(parseJson(text), visible);
-    if (kept && !(kept.kind === "Table" && (kept.rows as unknown[]).length === 0))
-      return send(f.res, 200, kept);
-  } else if (up.statusCode !== 404) {
-    return f.passthrough();
+    if (kept && !emptyTable(kept)) return send(f.res, 200, kept);
+    throw notFound(f.kind, f.info.name);
   }
-  if (await rbacAllows(f.t, f.user, f.kind, "get", f.info.name)) return f.passthrough();
-  throw notFound(f.kind, f.info.name);
+  if (REQUEST_ERRORS.has(up.statusCode) || up.statusCode === 404)
+    return send(f.res, up.statusCode, parseJson(text));
+  return f.passthrough();
 }
+
+const emptyTable = (b: Record<string, unknown>) => b.kind === "Table" && (b.rows as unknown[]).length === 0;
 
 async function filteredWatch(f: Filtered, visible: Visible): Promise<number> {
   const { t, res, kind, headers } = f;
@@ -317,16 +360,21 @@ async function filteredWrite(f: Filtered, op: "Update" | "Delete"): Promise<numb
   if (await rbacAllows(t, user, kind, info.verb, info.name)) return f.passthrough();
   const { granted, visible } = t.index.visibility(user, kind, op);
   if (!granted) return f.passthrough();
-  const path = info.path;
-  const current = await readAsGateway(f.upstream, path, f.headers, f.signal);
-  const text = await current.body.text();
-  const object = current.statusCode === 200 ? (parseJson(text) as unknown as KubeObject) : undefined;
-  if (current.statusCode !== 200 && current.statusCode !== 404) return f.passthrough();
-  if (!object || !filterBody(object as unknown as Record<string, unknown>, visible))
-    throw notFound(kind, info.name);
-  const w = { index: t.index, upstream: f.upstream, req: f.req, res: f.res, headers: f.headers, user, path };
-  if (op === "Delete") return guardedDelete({ ...w, current: object, signal: f.signal });
-  return guardedWrite({ ...w, current: object, visible, kind, signal: f.signal });
+  const current = await storedObject(f);
+  if (!current || !visible(current)) throw notFound(kind, info.name);
+  // The path as the client sent it: the decoded name, re-joined, could carry a '?' that would move
+  // the gateway's own query (its dryRun) into the name.
+  const w = {
+    index: t.index,
+    upstream: f.upstream,
+    req: f.req,
+    res: f.res,
+    headers: f.headers,
+    user,
+    path: rawPath(f),
+  };
+  if (op === "Delete") return guardedDelete({ ...w, current, signal: f.signal });
+  return guardedWrite({ ...w, current, visible, kind, signal: f.signal });
 }
 
 /** The 404 the apiserver gives for a path it serves nothing at. */

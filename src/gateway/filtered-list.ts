@@ -60,7 +60,8 @@ export async function pagedList(p: PagedList): Promise<PageRead> {
   let state: PageState = token
     ? p.tokens.open(token, p.bind)
     : { upstream: "", resourceVersion: "", skip: 0 };
-  const pageSize = Math.max(limit, UPSTREAM_PAGE);
+  // Never more per read than UPSTREAM_PAGE, whatever limit the client names: a read is buffered whole.
+  const pageSize = UPSTREAM_PAGE;
   const base = new URLSearchParams(p.query);
   for (const k of ["limit", "continue"]) base.delete(k);
 

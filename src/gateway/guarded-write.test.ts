@@ -122,7 +122,7 @@ describe("guarded write: the tenancy rules", () => {
 
   it("does not look at the tenant label of kinds that do not carry it", () => {
     assert.equal(
-      ruleBroken({ ...base, kind: kindOf("nodes") }, ns({ "kubegate.dev/tenant": "gas" })),
+      ruleBroken({ ...base, kind: kindOf("storageclasses") }, ns({ "kubegate.dev/tenant": "gas" })),
       undefined,
     );
   });
@@ -132,8 +132,8 @@ describe("guarded write: the tenancy rules", () => {
     for (const [after, why] of [
       [ns({ ...t, "pod-security.kubernetes.io/enforce": "privileged" }), /label "pod-security/],
       [ns(t, { annotations: { "scheduler.alpha.kubernetes.io/node-selector": "a=b" } }), /annotation/],
-      [ns({ ...t, "node-role.kubernetes.io/control-plane": "" }), /reserved/],
-      [ns({ ...t, "x.k8s.io/y": "z" }), /reserved/],
+      [ns({ ...t, "node-role.kubernetes.io/control-plane": "" }), /prefixed/],
+      [ns({ ...t, "x.k8s.io/y": "z" }), /prefixed/],
       [ns(t, { finalizers: ["example.com/hold"] }), /metadata.finalizers/],
       [
         ns(t, { ownerReferences: [{ kind: "Node", name: "n", uid: "u", apiVersion: "v1" }] }),
@@ -143,6 +143,19 @@ describe("guarded write: the tenancy rules", () => {
     ] as const) {
       assert.match(ruleBroken(base, after) ?? "", why);
     }
+    // Any prefixed key is the cluster's: policy engines' opt-outs too.
+    assert.match(ruleBroken(base, ns({ ...t, "admission.gatekeeper.sh/ignore": "yes" })) ?? "", /prefixed/);
+    assert.match(ruleBroken(base, ns({ ...t, "policies.kyverno.io/skip": "x" })) ?? "", /prefixed/);
+    // The team label is kubegate's to give; unprefixed keys are the tenant's own.
+    const team = {
+      ...base,
+      index: {
+        ...index,
+        options: { tenantLabel: "kubegate.dev/tenant", teamLabel: "example.com/team" },
+        ownedTenants: index.ownedTenants,
+      } as unknown as TenancyIndex,
+    };
+    assert.equal(ruleBroken(team, ns({ ...t, "example.com/team": "blue", purpose: "ci" })), undefined);
     // kubectl apply's own annotation and ordinary keys pass.
     const fine = ns(t, { annotations: { "kubectl.kubernetes.io/last-applied-configuration": "{}", a: "b" } });
     assert.equal(ruleBroken(base, fine), undefined);
@@ -156,6 +169,14 @@ describe("guarded write: the tenancy rules", () => {
     };
     const node = (spec: unknown) => ({ metadata: { name: "n" }, spec }) as unknown as KubeObject;
     assert.equal(ruleBroken(nodes, node({ unschedulable: true })), undefined);
+    // Node labels steer every tenant's pods: not writable through a grant, unprefixed or not.
+    assert.match(
+      ruleBroken(nodes, {
+        metadata: { name: "n", labels: { pool: "other" } },
+        spec: {},
+      } as unknown as KubeObject) ?? "",
+      /labels of nodes/,
+    );
     assert.equal(ruleBroken(nodes, node({ taints: [{ key: "team", effect: "NoSchedule" }] })), undefined);
     assert.match(
       ruleBroken(nodes, node({ taints: [{ key: "node.kubernetes.io/not-ready", effect: "NoExecute" }] })) ??

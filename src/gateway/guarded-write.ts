@@ -108,7 +108,7 @@ export function ruleBroken(
   }
   if (!after.metadata || !w.visible(after))
     return forbidden("may not make a change that takes it out of what they may see");
-  const violation = writeViolation(w.kind, w.current, after);
+  const violation = writeViolation(w.kind, w.current, after, w.index.options);
   return violation ? forbidden(`${violation} through a tenant grant`) : undefined;
 }
 
@@ -131,12 +131,13 @@ export async function guardedWrite(w: GuardedWrite): Promise<number> {
       bodyTimeout: 30_000,
     });
 
-  const dry = await send(withQuery(w.path, rawUrl, { dryRun: "All" }), body);
+  // The dry run and the write carry the same bytes: what is checked is exactly what is written.
+  const bound = withPrecondition(contentType, body, w.current.metadata.resourceVersion ?? "");
+  const dry = await send(withQuery(w.path, rawUrl, { dryRun: "All" }), bound);
   if (dry.code < 200 || dry.code >= 300) return relay(w.res, dry);
   const broken = ruleBroken(w, JSON.parse(dry.text) as KubeObject);
   if (broken) throw new StatusError(status(403, broken));
-  const version = w.current.metadata.resourceVersion ?? "";
-  return relay(w.res, await send(withQuery(w.path, rawUrl), withPrecondition(contentType, body, version)));
+  return relay(w.res, await send(withQuery(w.path, rawUrl), bound));
 }
 
 /**

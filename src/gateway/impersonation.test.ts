@@ -77,3 +77,19 @@ describe("authorizeImpersonation", () => {
     assert.equal(asked.length, 0);
   });
 });
+
+describe("service-account names as kube splits them", () => {
+  it("only system:serviceaccount:NS:NAME with valid parts is a service account", async () => {
+    const { serviceAccountOf } = await import("./impersonation.ts");
+    assert.deepEqual(serviceAccountOf("system:serviceaccount:ns:sa"), { namespace: "ns", name: "sa" });
+    for (const u of [
+      "system:serviceaccount:ns:sa:extra",
+      "system:serviceaccount:ns",
+      "system:serviceaccount::sa",
+      "system:serviceaccount:NS:sa",
+      "system:serviceaccount:ns:Sa",
+      "alice",
+    ])
+      assert.equal(serviceAccountOf(u), undefined, u);
+  });
+});

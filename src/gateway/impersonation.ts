@@ -5,12 +5,30 @@ import type { ImpersonationRequest } from "./headers.ts";
 
 const SERVICE_ACCOUNT_PREFIX = "system:serviceaccount:";
 
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+/**
+ * The service account a user name denotes, as kube's serviceaccount.SplitUsername reads it: exactly
+ * "system:serviceaccount:NS:NAME" with a valid namespace and name. Anything else is a plain user name,
+ * for which the apiserver checks `impersonate users`, so the gateway must check the same.
+ */
+export function serviceAccountOf(user: string): { namespace: string; name: string } | undefined {
+  if (!user.startsWith(SERVICE_ACCOUNT_PREFIX)) return undefined;
+  const parts = user.slice(SERVICE_ACCOUNT_PREFIX.length).split(":");
+  if (parts.length !== 2) return undefined;
+  const [namespace, name] = parts as [string, string];
+  if (namespace.length > 63 || !DNS_LABEL.test(namespace)) return undefined;
+  if (name.length > 253 || !DNS_SUBDOMAIN.test(name)) return undefined;
+  return { namespace, name };
+}
+
 /** The checks kube-apiserver's own impersonation filter makes, one SubjectAccessReview each. */
 function checksFor(req: ImpersonationRequest & { user: string }): ResourceAttributes[] {
   const checks: ResourceAttributes[] = [];
-  if (req.user.startsWith(SERVICE_ACCOUNT_PREFIX)) {
-    const [namespace = "", name = ""] = req.user.slice(SERVICE_ACCOUNT_PREFIX.length).split(":");
-    checks.push({ verb: "impersonate", group: "", resource: "serviceaccounts", namespace, name });
+  const sa = serviceAccountOf(req.user);
+  if (sa) {
+    checks.push({ verb: "impersonate", group: "", resource: "serviceaccounts", ...sa });
   } else {
     checks.push({ verb: "impersonate", group: "", resource: "users", name: req.user });
   }

@@ -14,10 +14,23 @@ describe("in-flight requests", () => {
       (e: { status: { code: number } }) => e.status.code === 429,
     );
     assert.doesNotThrow(() => f.enter(true, noop, "bob"));
-    // Ordinary requests are not long-running: never limited here.
+    // Ordinary requests have a limit of their own (none set here).
     assert.doesNotThrow(() => f.enter(false, noop, "alice"));
     a();
     assert.doesNotThrow(() => f.enter(true, noop, "alice"));
+  });
+
+  it("bounds a user's ordinary requests in progress separately", () => {
+    const f = new Inflight(undefined, 0, 2);
+    f.enter(false, noop, "alice");
+    const second = f.enter(false, noop, "alice");
+    assert.throws(
+      () => f.enter(false, noop, "alice"),
+      (e: { status: { code: number } }) => e.status.code === 429,
+    );
+    assert.doesNotThrow(() => f.enter(true, noop, "alice"));
+    second();
+    assert.doesNotThrow(() => f.enter(false, noop, "alice"));
   });
 
   it("forgets a user once they hold nothing, so distinct names cannot grow memory", () => {

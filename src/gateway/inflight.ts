@@ -13,30 +13,36 @@ export class Inflight {
   private normal = 0;
   private readonly longRunning = new Set<Cancellable>();
   private waiters: (() => void)[] = [];
-  /** Long-running requests per user; an entry lives only while the user holds one. */
+  /** Requests per user and kind ("L:" long-running, "N:" ordinary); an entry lives while it is above 0. */
   private readonly perUser = new Map<string, number>();
 
   constructor(
     private readonly onChange?: (longRunning: boolean, delta: number) => void,
     /** How many long-running requests one user may hold at once (0: no limit). */
     private readonly maxLongRunningPerUser = 0,
+    /** How many ordinary requests one user may have in progress at once (0: no limit). */
+    private readonly maxRequestsPerUser = 0,
   ) {}
 
   /**
-   * Registers a request; call the returned function exactly once when it ends. A long-running request
-   * over the user's limit is refused with a 429 Status before anything is registered.
+   * Registers a request; call the returned function exactly once when it ends. A request over the
+   * user's limit for its kind is refused with a 429 Status before anything is registered.
    */
   enter(longRunning: boolean, abort: Cancellable, user?: string): () => void {
-    const held = user !== undefined && longRunning ? (this.perUser.get(user) ?? 0) : 0;
-    if (user !== undefined && longRunning) {
-      if (this.maxLongRunningPerUser > 0 && held >= this.maxLongRunningPerUser)
+    const key = user === undefined ? undefined : `${longRunning ? "L" : "N"}:${user}`;
+    if (key !== undefined) {
+      const held = this.perUser.get(key) ?? 0;
+      const max = longRunning ? this.maxLongRunningPerUser : this.maxRequestsPerUser;
+      if (max > 0 && held >= max)
         throw new StatusError(
           status(
             429,
-            `Too many long-running requests (watches, logs, exec) for User "${user}": at most ${this.maxLongRunningPerUser} at once; close some and retry`,
+            longRunning
+              ? `Too many long-running requests (watches, logs, exec) for User "${user}": at most ${max} at once; close some and retry`
+              : `Too many requests in progress for User "${user}": at most ${max} at once; retry shortly`,
           ),
         );
-      this.perUser.set(user, held + 1);
+      this.perUser.set(key, held + 1);
     }
     if (longRunning) this.longRunning.add(abort);
     else this.normal++;
@@ -47,10 +53,10 @@ export class Inflight {
       done = true;
       if (longRunning) this.longRunning.delete(abort);
       else this.normal--;
-      if (user !== undefined && longRunning) {
-        const left = (this.perUser.get(user) ?? 1) - 1;
-        if (left > 0) this.perUser.set(user, left);
-        else this.perUser.delete(user);
+      if (key !== undefined) {
+        const left = (this.perUser.get(key) ?? 1) - 1;
+        if (left > 0) this.perUser.set(key, left);
+        else this.perUser.delete(key);
       }
       this.onChange?.(longRunning, -1);
       if (this.normal === 0) for (const w of this.waiters.splice(0)) w();

@@ -16,7 +16,7 @@ import type { KubeObject } from "../kube/informer.ts";
 import { isClusterScopedTarget } from "../kube/request-info.ts";
 import { FILTERED_KINDS, type FilteredKind } from "../resources/kinds.ts";
 import { badRequest, forbidden, StatusError } from "../status/status.ts";
-import { writeViolation } from "../tenancy/write-policy.ts";
+import { type OwnKeys, writeViolation } from "../tenancy/write-policy.ts";
 import { awaitIndex, ignored, type TenancyContext } from "./filter.ts";
 import type { Route, RouteRequest } from "./route.ts";
 import { asGateway, readBody, relay, withQuery } from "./upstream-call.ts";
@@ -79,10 +79,10 @@ export function labelled(ns: NamespaceBody, label: string, tenant: string): Name
 const NAMESPACES = FILTERED_KINDS.find((k) => k.resource === "namespaces") as FilteredKind;
 
 /** A 403 when the namespace the apiserver would create carries what a tenant may not set. */
-function checkPolicy(ns: NamespaceBody, user: string): void {
+function checkPolicy(ns: NamespaceBody, user: string, own: OwnKeys): void {
   const finalizers = (ns as { spec?: { finalizers?: unknown[] } }).spec?.finalizers ?? [];
   const violation =
-    writeViolation(NAMESPACES, undefined, ns) ??
+    writeViolation(NAMESPACES, undefined, ns, own) ??
     (finalizers.some((f) => f !== "kubernetes") ? "may not set spec.finalizers" : undefined);
   if (violation)
     throw forbidden(
@@ -108,7 +108,7 @@ async function create(r: RouteRequest, owned: string[]): Promise<number> {
   const ns = JSON.parse(dry.text) as NamespaceBody;
   const label = t.index.options.tenantLabel;
   const tenant = chooseTenant(owned, ns.metadata.labels?.[label], label, r.user.name);
-  checkPolicy(ns, r.user.name);
+  checkPolicy(ns, r.user.name, t.index.options);
   const made = await asGateway(upstream, "POST", withQuery("/api/v1/namespaces", url), {
     contentType: "application/json",
     data: JSON.stringify(labelled(ns, label, tenant)),
@@ -153,7 +153,7 @@ async function apply(r: RouteRequest, owned: string[]): Promise<number | undefin
     data: body,
   });
   if (dry.code !== 200 && dry.code !== 201) return relay(r.res, dry);
-  checkPolicy(JSON.parse(dry.text) as NamespaceBody, r.user.name);
+  checkPolicy(JSON.parse(dry.text) as NamespaceBody, r.user.name, t.index.options);
   // A POST, not an apply: if the name was taken since the check, this is a 409 and nothing changes.
   return relay(
     r.res,

@@ -91,7 +91,18 @@ async function podsOnNode(r: RouteRequest, node: string): Promise<number | undef
     throw forbidden(`pods is forbidden: User "${user.name}" cannot list pods on node "${node}"`);
   const abort = new AbortController();
   r.res.once("close", () => abort.abort());
-  const up = await readAsGateway(r.upstream, r.req.url ?? "/", r.headers, abort.signal);
+  // One whole list: the apiserver's continue token would name the next pod, of any tenant.
+  const url = r.req.url ?? "/";
+  const q = url.indexOf("?");
+  const query = new URLSearchParams(q === -1 ? "" : url.slice(q + 1));
+  query.delete("limit");
+  query.delete("continue");
+  const up = await readAsGateway(
+    r.upstream,
+    `${url.slice(0, q === -1 ? url.length : q)}?${query}`,
+    r.headers,
+    abort.signal,
+  );
   const text = await up.body.text();
   if (up.statusCode !== 200) return undefined;
   const body = JSON.parse(text) as Record<string, unknown>;

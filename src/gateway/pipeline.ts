@@ -15,7 +15,7 @@ import { type AuditSink, auditUser, newAuditId } from "../observability/audit.ts
 import type { Logger } from "../observability/logger.ts";
 import { codeLabel, resourceLabel, verbLabel } from "../observability/metric-labels.ts";
 import type { GatewayMetrics } from "../observability/metrics.ts";
-import { badRequest, type Status, StatusError, toStatus, unauthorized } from "../status/status.ts";
+import { badRequest, type Status, StatusError, status, toStatus, unauthorized } from "../status/status.ts";
 import { accessReviews } from "./access-review.ts";
 import { filteredKinds, type TenancyContext } from "./filter.ts";
 import { type ClientHeaders, readClientHeaders } from "./headers.ts";
@@ -47,6 +47,8 @@ export interface GatewayContext {
   /** Tenant filtering of cluster-scoped kinds; absent = everything passes through. */
   tenancy?: TenancyContext;
   inflight: Inflight;
+  /** Authentications in progress per client address (each unknown token is a TokenReview). */
+  authenticating: PerAddress;
 }
 
 /** What one request turned out to be, for metrics and the audit line. */
@@ -70,6 +72,30 @@ export function tlsOf(req: ClientRequest): TLSSocket | undefined {
   return socket && typeof socket.getPeerCertificate === "function" ? socket : undefined;
 }
 
+/**
+ * Authentications in progress per client address. A bearer token the gateway has not seen costs a
+ * TokenReview upstream; an anonymous client sending random tokens gets at most this many at once.
+ */
+export class PerAddress {
+  private readonly held = new Map<string, number>();
+  constructor(private readonly max: number) {}
+  async around<T>(address: string, f: () => Promise<T>): Promise<T> {
+    const n = this.held.get(address) ?? 0;
+    if (n >= this.max)
+      throw new StatusError(
+        status(429, "Too many authentications in progress from this address; retry shortly"),
+      );
+    this.held.set(address, n + 1);
+    try {
+      return await f();
+    } finally {
+      const left = (this.held.get(address) ?? 1) - 1;
+      if (left > 0) this.held.set(address, left);
+      else this.held.delete(address);
+    }
+  }
+}
+
 /** Steps shared by plain requests and upgrades: who is asking, and as whom the apiserver must see it. */
 export async function admit(
   ctx: GatewayContext,
@@ -85,7 +111,9 @@ export async function admit(
   }
   outcome.info = info;
   const headers = readClientHeaders(req.rawHeaders);
-  const authn = await authenticate(ctx.authenticators, tlsOf(req), headers.authorization);
+  const authn = await ctx.authenticating.around(req.socket?.remoteAddress ?? "", () =>
+    authenticate(ctx.authenticators, tlsOf(req), headers.authorization),
+  );
   if (authn.kind !== "user") {
     ctx.metrics.authnFailures.inc();
     outcome.message = authn.kind === "rejected" ? authn.reason : "no credentials";

@@ -22,7 +22,7 @@ import {
 } from "./connection-guard.ts";
 import { ContinueTokens } from "./continue-token.ts";
 import { Inflight } from "./inflight.ts";
-import { type GatewayContext, handleRequest } from "./pipeline.ts";
+import { type GatewayContext, handleRequest, PerAddress } from "./pipeline.ts";
 import { handleUpgrade } from "./upgrade.ts";
 import { frontProxy, impersonating } from "./upstream-identity.ts";
 
@@ -52,6 +52,8 @@ export interface GatewayOptions {
   connectionLimits?: ConnectionLimits;
   /** Long-running requests (watches, logs, tunnels) one user may hold at once; 0 = no limit. */
   maxLongRunningPerUser?: number;
+  /** Ordinary requests one user may have in progress at once; 0 = no limit. */
+  maxRequestsPerUser?: number;
   /** Accept system:* users and groups from client certificates and OIDC. */
   allowReservedIdentity?: boolean;
   log: Logger;
@@ -120,6 +122,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
   const inflight = new Inflight(
     (long, delta) => metrics.inflight.inc({ long_running: String(long) }, delta),
     o.maxLongRunningPerUser ?? 100,
+    o.maxRequestsPerUser ?? 200,
   );
   const audit = createAuditSink(o.auditLog);
   const ctx: GatewayContext = {
@@ -145,6 +148,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
         }
       : {}),
     inflight,
+    authenticating: new PerAddress(32),
   };
 
   let server: Http2SecureServer | HttpServer;
@@ -160,6 +164,8 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
       requestCert: Boolean(current.ca),
       rejectUnauthorized: false,
       minVersion: "TLSv1.2",
+      // kube-apiserver's --http2-max-streams-per-connection default; enough for client-go's multiplexed watches.
+      settings: { maxConcurrentStreams: 1000 },
       // The header deadline covers the handshake too (connection-guard.ts); this is its backstop.
       handshakeTimeout: (o.connectionLimits ?? DEFAULT_LIMITS).headerTimeoutMs || 120_000,
     });

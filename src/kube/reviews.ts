@@ -41,6 +41,8 @@ const TTL_MS = 10_000;
  */
 export class Reviews {
   private readonly tokens = new TtlCache<TokenReviewResult>();
+  // Refused tokens apart: a flood of random tokens must not push valid users out of the cache.
+  private readonly refusedTokens = new TtlCache<TokenReviewResult>();
   private readonly access = new TtlCache<AccessDecision>();
 
   constructor(
@@ -50,7 +52,7 @@ export class Reviews {
 
   async tokenReview(token: string, audiences?: string[]): Promise<TokenReviewResult> {
     const key = createHash("sha256").update(token).digest("base64url");
-    const cached = this.tokens.get(key);
+    const cached = this.tokens.get(key) ?? this.refusedTokens.get(key);
     if (cached) return cached;
     const spec: Record<string, unknown> = { token };
     if (audiences?.length) spec.audiences = audiences;
@@ -79,7 +81,7 @@ export class Reviews {
     } else {
       result = { authenticated: false, reason: s?.error || "token not authenticated" };
     }
-    this.tokens.set(key, result, this.ttlMs);
+    (result.authenticated ? this.tokens : this.refusedTokens).set(key, result, this.ttlMs);
     return result;
   }
 

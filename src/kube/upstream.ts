@@ -53,6 +53,12 @@ export class Upstream implements Connections {
   readonly pool: Pool;
   readonly streams: Pool;
   readonly upgradeAgent: HttpsAgent;
+  /**
+   * The gateway's own reviews (TokenReview, SubjectAccessReview) on connections of their own: users
+   * who hold every connection of the shared pool (responses they never read) cannot stop everyone
+   * else from being authenticated and authorized.
+   */
+  readonly reviewPool: Pool;
 
   constructor(
     readonly connection: Connection,
@@ -63,6 +69,7 @@ export class Upstream implements Connections {
     this.pool = c.pool;
     this.streams = c.streams;
     this.upgradeAgent = c.upgradeAgent;
+    this.reviewPool = openConnections(connection.server.origin, tls, 32).pool;
   }
 
   /** The pool for a request: streams for long-running ones, the capped keep-alive pool otherwise. */
@@ -94,7 +101,7 @@ export class Upstream implements Connections {
     if (body !== undefined) headers["content-type"] = "application/json";
     let res: Awaited<ReturnType<Pool["request"]>>;
     try {
-      res = await this.pool.request({
+      res = await this.reviewPool.request({
         method: method as "GET",
         path,
         headers,
@@ -115,8 +122,8 @@ export class Upstream implements Connections {
     }
   }
 
-  close(): Promise<void> {
-    return closeConnections(this);
+  async close(): Promise<void> {
+    await Promise.all([closeConnections(this), this.reviewPool.close()]);
   }
 }
 

@@ -26,10 +26,19 @@ export interface FilteredKind {
    * else but labels and annotations (see tenancy/write-policy.ts) must stay as it is: deny by default.
    */
   writable: readonly string[];
+  /** Which of labels and annotations a granted write may change (unprefixed keys only). */
+  writableMetadata: readonly ("labels" | "annotations")[];
 }
 
 export const FILTERED_KINDS: readonly FilteredKind[] = [
-  { kind: "Namespaces", group: "", resource: "namespaces", selection: "namespace", writable: [] },
+  {
+    kind: "Namespaces",
+    group: "",
+    resource: "namespaces",
+    selection: "namespace",
+    writable: [],
+    writableMetadata: ["labels", "annotations"],
+  },
   // Cordon and taints; reserved taint keys are refused by the write policy.
   {
     kind: "Nodes",
@@ -37,6 +46,8 @@ export const FILTERED_KINDS: readonly FilteredKind[] = [
     resource: "nodes",
     selection: "nodeSelector",
     writable: ["spec.unschedulable", "spec.taints"],
+    // Not labels: pods of every tenant select nodes by them.
+    writableMetadata: ["annotations"],
   },
   {
     kind: "StorageClasses",
@@ -45,6 +56,7 @@ export const FILTERED_KINDS: readonly FilteredKind[] = [
     selection: "classes",
     specField: "storageClasses",
     writable: ["allowVolumeExpansion"],
+    writableMetadata: ["labels", "annotations"],
   },
   {
     kind: "IngressClasses",
@@ -53,6 +65,7 @@ export const FILTERED_KINDS: readonly FilteredKind[] = [
     selection: "classes",
     specField: "ingressClasses",
     writable: [],
+    writableMetadata: ["labels", "annotations"],
   },
   {
     kind: "PriorityClasses",
@@ -62,6 +75,7 @@ export const FILTERED_KINDS: readonly FilteredKind[] = [
     specField: "priorityClasses",
     // Not globalDefault: that changes every pod of the cluster.
     writable: ["description"],
+    writableMetadata: ["labels", "annotations"],
   },
   {
     kind: "RuntimeClasses",
@@ -70,6 +84,7 @@ export const FILTERED_KINDS: readonly FilteredKind[] = [
     selection: "classes",
     specField: "runtimeClasses",
     writable: [],
+    writableMetadata: ["labels", "annotations"],
   },
   {
     kind: "PersistentVolumes",
@@ -78,6 +93,7 @@ export const FILTERED_KINDS: readonly FilteredKind[] = [
     selection: "tenantLabel",
     // Not claimRef: binding a volume to a claim is how it would reach another tenant's namespace.
     writable: ["spec.persistentVolumeReclaimPolicy", "spec.mountOptions"],
+    writableMetadata: ["labels", "annotations"],
   },
 ];
 

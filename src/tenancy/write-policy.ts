@@ -1,10 +1,10 @@
 // What a write that the tenancy model grants may change. Such writes are sent with the gateway's own
 // identity, so kube-apiserver's RBAC no longer bounds them: this policy does, deny by default.
 //
-//   - labels and annotations, except keys reserved for the cluster (any key under kubernetes.io or
-//     k8s.io or their subdomains: pod-security.kubernetes.io/*, storageclass.kubernetes.io/is-default-
-//     class, node-role.kubernetes.io/*, scheduler.alpha.kubernetes.io/node-selector, ...). kubectl's own
-//     last-applied-configuration annotation is the one exception, since client-side apply writes it;
+//   - unprefixed labels and annotations, where the kind allows them (node labels steer every tenant's
+//     scheduling, so nodes take none); prefixed keys are the cluster's: kubernetes.io, k8s.io,
+//     policy engines' opt-outs, controllers' settings. Exceptions: the tenant and team labels, and
+//     kubectl's own last-applied-configuration annotation, which client-side apply writes;
 //   - the few fields outside metadata that the kinds table lists as writable for the kind;
 //   - nothing else: not finalizers, not ownerReferences, not any other spec field.
 // The tenant label has a rule of its own (guarded-write.ts): it never moves to or from a tenant the
@@ -26,12 +26,21 @@ const KUBECTL_LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration";
 /** Set by the apiserver on every namespace, to its name. */
 const NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name";
 
-/** Whether a label or annotation key belongs to Kubernetes itself (its prefix is under kubernetes.io or k8s.io). */
-export function reservedKey(key: string): boolean {
-  const slash = key.indexOf("/");
-  if (slash === -1) return false;
-  const domain = key.slice(0, slash).toLowerCase();
-  return ["kubernetes.io", "k8s.io"].some((d) => domain === d || domain.endsWith(`.${d}`));
+/**
+ * Whether a label or annotation key is outside a tenant's say. Deny by default: every key with a
+ * prefix (`example.com/x`) belongs to whoever owns that domain, and those keys are what Kubernetes
+ * (`kubernetes.io`, `k8s.io`), policy engines (`admission.gatekeeper.sh/ignore`, `pod-security...`),
+ * schedulers and controllers read. Unprefixed keys are the user's own, by Kubernetes' convention.
+ * `allowed` names the prefixed keys kubegate itself gives tenants (the tenant and team labels).
+ */
+export function reservedKey(key: string, allowed: ReadonlySet<string> = new Set()): boolean {
+  return key.includes("/") && !allowed.has(key);
+}
+
+/** The prefixed keys a tenant write may carry: the tenant label (its own rule applies) and the team label. */
+export interface OwnKeys {
+  tenantLabel: string;
+  teamLabel?: string | undefined;
 }
 
 type Metadata = KubeObject["metadata"] & Record<string, unknown>;
@@ -78,15 +87,19 @@ export function writeViolation(
   kind: FilteredKind,
   before: KubeObject | undefined,
   after: KubeObject,
+  own: OwnKeys,
 ): string | undefined {
   const b = metadataOf(before);
   const a = metadataOf(after);
+  const allowed = new Set([own.tenantLabel, ...(own.teamLabel ? [own.teamLabel] : [])]);
   for (const field of ["labels", "annotations"] as const) {
     for (const key of changedKeys(b[field] as Record<string, string>, a[field] as Record<string, string>)) {
       if (field === "annotations" && key === KUBECTL_LAST_APPLIED) continue;
       if (field === "labels" && key === NAMESPACE_NAME_LABEL && a.labels?.[key] === a.name) continue;
-      if (reservedKey(key))
-        return `may not set the ${field === "labels" ? "label" : "annotation"} "${key}" (reserved for the cluster's administrators)`;
+      const noun = field === "labels" ? "label" : "annotation";
+      if (!kind.writableMetadata.includes(field)) return `may not change ${noun}s of ${kind.resource}`;
+      if (reservedKey(key, field === "labels" ? allowed : new Set()))
+        return `may not set the ${noun} "${key}" (prefixed keys belong to the cluster's administrators)`;
     }
   }
   const metadataKeys = new Set([...Object.keys(b), ...Object.keys(a)]);

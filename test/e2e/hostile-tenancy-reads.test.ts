@@ -12,7 +12,7 @@ import { rawRequest } from "../support/https-client.ts";
 import { applyYaml, gatewayArgs, gatewayUser, prepareTenancyEnv } from "./gateway-env.ts";
 import { kubectl, ok } from "./run.ts";
 
-const { cluster, env, pem } = await prepareTenancyEnv();
+const { cluster, env, admin, pem } = await prepareTenancyEnv();
 
 const victims = Array.from({ length: 6 }, (_, i) => `rb-secret-${i}`);
 const docs = [
@@ -54,6 +54,37 @@ spec:
   `{ apiVersion: tenancy.kubegate.dev/v1beta1, kind: Tenant, metadata: { name: rb }, spec: { owners: [{ kind: User, name: ra-bert }] } }`,
 ];
 await applyYaml(cluster, env.dir, "ra.yaml", docs.join("\n---\n"));
+// Pods on ra-node-1 in alice's namespace and in the victim's (no controller-manager: "default" by hand).
+for (const ns of ["ra-1", "rb-secret-1"]) await ok(admin("create", "serviceaccount", "default", "-n", ns));
+await applyYaml(
+  cluster,
+  env.dir,
+  "ra-pods.yaml",
+  [
+    ["ra-pod-a", "ra-1"],
+    ["ra-pod-b", "ra-1"],
+    ["rb-pod-a", "rb-secret-1"],
+    ["rb-pod-b", "rb-secret-1"],
+  ]
+    .map(
+      ([name, ns]) =>
+        `{ apiVersion: v1, kind: Pod, metadata: { name: ${name}, namespace: ${ns} }, spec: { nodeName: ra-node-1, containers: [{ name: c, image: busybox }] } }`,
+    )
+    .join("\n---\n") +
+    `
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: { name: ra-pods, namespace: ra-1 }
+rules: [{ apiGroups: [""], resources: [pods], verbs: [get, list] }]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: { name: ra-alice-pods, namespace: ra-1 }
+roleRef: { apiGroup: rbac.authorization.k8s.io, kind: Role, name: ra-pods }
+subjects: [{ apiGroup: rbac.authorization.k8s.io, kind: User, name: ra-alice }]
+`,
+);
 
 const gw = await startGatewayProcess(gatewayArgs(env, ["--tenancy", "--max-long-running-per-user", "40"]));
 after(() => gw.stop());
@@ -181,6 +212,26 @@ describe("issue #17 item 9: an invisible object answers exactly as a nonexistent
       "zz-sc-9",
     );
     await compare("volume", (n) => `/api/v1/persistentvolumes/${n}`, "rb-pv", "zz-pv");
+    // Options the apiserver checks only after it found the object must not tell existence apart.
+    for (const query of ["includeObject=x", "resourceVersion=x", "pretty=maybe"])
+      await compare(
+        `storage class ?${query}`,
+        (n) => `/apis/storage.k8s.io/v1/storageclasses/${n}?${query}`,
+        "rb-sc-1",
+        "zz-sc-9",
+      );
+  });
+
+  it("pods on a visible node come whole, with no apiserver continue token naming the next pod", async () => {
+    const r = await get("/api/v1/pods?fieldSelector=spec.nodeName%3Dra-node-1&limit=1");
+    assert.equal(r.status, 200, r.body);
+    const body = JSON.parse(r.body) as {
+      metadata: { continue?: string };
+      items: { metadata: { name: string } }[];
+    };
+    assert.equal(body.metadata.continue, undefined);
+    assert.deepEqual(body.items.map((p) => p.metadata.name).sort(), ["ra-pod-a", "ra-pod-b"]);
+    assert.doesNotMatch(r.body, /rb-pod/);
   });
 
   it("namespaces and what lies in them: an invisible namespace and a nonexistent one", async () => {
@@ -371,6 +422,28 @@ describe("issue #17 item 13: slow and idle connections are closed", () => {
       c.abort();
     } finally {
       await agent.destroy();
+      await g.stop();
+    }
+  });
+
+  it("an HTTP/2 session with no open stream is closed at the idle deadline", async () => {
+    const g = await startTimed([]);
+    try {
+      const { connect } = await import("node:http2");
+      const session = connect(g.url, { ca, servername: "localhost" });
+      session.on("error", () => {});
+      const t0 = performance.now();
+      const closed = new Promise<number>((done) => session.once("close", () => done(performance.now() - t0)));
+      const stream = session.request({ ":path": "/api" });
+      stream.on("error", () => {});
+      stream.resume();
+      await new Promise((done) => stream.once("close", done));
+      const lifetime = await closed;
+      console.log(
+        `# HTTP/2 session idle after one request: closed after ${lifetime.toFixed(0)} ms (idle deadline 3 s)`,
+      );
+      assert.ok(lifetime < 6000, `${lifetime} ms`);
+    } finally {
       await g.stop();
     }
   });

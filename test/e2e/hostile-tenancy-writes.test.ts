@@ -39,6 +39,11 @@ kind: StorageClass
 metadata: { name: wa-ssd }
 provisioner: example.com/wa
 ---
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata: { name: wb-sc }
+provisioner: example.com/wb
+---
 apiVersion: v1
 kind: PersistentVolume
 metadata: { name: wa-pv, labels: { kubegate.dev/tenant: wa } }
@@ -51,7 +56,7 @@ spec:
   owners:
   - kind: User
     name: wa-alice
-    proxySettings: [{ kind: Nodes }, { kind: StorageClasses, operations: [List, Update] }]
+    proxySettings: [{ kind: Nodes }, { kind: StorageClasses, operations: [List, Update, Delete] }]
   nodeSelector: { pool: wa }
   storageClasses: { allowed: [wa-ssd] }
 ---
@@ -247,7 +252,7 @@ describe("issue #17 item 5: what a tenant write may set", () => {
         "wa-ssd",
         "storageclass.kubernetes.io/is-default-class=true",
       ),
-      /reserved/,
+      /prefixed/,
     );
     await ok(kubectl(alice, "label", "storageclass", "wa-ssd", "wa-tier=fast"));
     assert.match(await ok(admin("get", "storageclass", "wa-ssd", "--show-labels")), /wa-tier=fast/);
@@ -277,6 +282,75 @@ describe("issue #17 item 5: what a tenant write may set", () => {
 });
 
 const usersCa = await loadCA(pem(env.usersCa.cert), pem(env.usersCa.key));
+
+describe("issue #17, review: the checks cannot be steered by Accept or by the name's bytes", () => {
+  const TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json";
+  const sc = "/apis/storage.k8s.io/v1/storageclasses";
+
+  it("a Table Accept does not make another tenant's object deletable or patchable", async () => {
+    const del = await rawRequest(gw.url, {
+      method: "DELETE",
+      path: `${sc}/wb-sc`,
+      headers: [["Accept", TABLE]],
+      ...as("wa-alice"),
+    });
+    assert.equal(del.status, 404, del.body);
+    const patch = await rawRequest(gw.url, {
+      method: "PATCH",
+      path: `${sc}/wb-sc`,
+      headers: [
+        ["Accept", TABLE],
+        ["Content-Type", "application/merge-patch+json"],
+      ],
+      body: '{"metadata":{"labels":{"owned":"wa"}}}',
+      ...as("wa-alice"),
+    });
+    assert.equal(patch.status, 404, patch.body);
+    const still = JSON.parse(await ok(admin("get", "storageclass", "wb-sc", "-o", "json")));
+    assert.equal(still.metadata.labels?.owned, undefined);
+  });
+
+  it("an encoded '?' in the name cannot turn the dry run into a real write", async () => {
+    const r = await rawRequest(gw.url, {
+      method: "PATCH",
+      path: `${sc}/wa-ssd%3F`,
+      headers: [["Content-Type", "application/merge-patch+json"]],
+      body: '{"metadata":{"annotations":{"storageclass.kubernetes.io/is-default-class":"true"}}}',
+      ...as("wa-alice"),
+    });
+    assert.notEqual(r.status, 200, r.body);
+    const annotations = await ok(
+      admin("get", "storageclass", "wa-ssd", "-o", "jsonpath={.metadata.annotations}"),
+    );
+    assert.doesNotMatch(annotations, /is-default-class/);
+  });
+
+  it("a granted delete of the tenant's own class still works, with its preconditions", async () => {
+    await applyYaml(
+      cluster,
+      env.dir,
+      "wa-gone.yaml",
+      "{ apiVersion: storage.k8s.io/v1, kind: StorageClass, metadata: { name: wa-ssd-gone }, provisioner: example.com/wa }",
+    );
+    // The Tenant allows wa-ssd only: widen it to the class about to be deleted.
+    await ok(
+      admin(
+        "patch",
+        "tenant",
+        "wa",
+        "--type=merge",
+        "-p",
+        '{"spec":{"storageClasses":{"allowed":["wa-ssd","wa-ssd-gone"]}}}',
+      ),
+    );
+    for (let i = 0; i < 50; i++) {
+      if ((await kubectl(alice, "get", "storageclass", "wa-ssd-gone")).code === 0) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await ok(kubectl(alice, "delete", "storageclass", "wa-ssd-gone"));
+    assert.notEqual((await admin("get", "storageclass", "wa-ssd-gone")).code, 0);
+  });
+});
 
 describe("issue #17 items 6-7: identities the gateway refuses", () => {
   const review = (c: { certPem: string; keyPem: string }) =>
