@@ -1,16 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { thrownCode } from "../../test/support/status-code.ts";
 import { ContinueTokens } from "./continue-token.ts";
 import { pagedList } from "./filtered-list.ts";
 
-const code = (f: () => unknown) => {
-  try {
-    f();
-    return 0;
-  } catch (err) {
-    return (err as { status: { code: number } }).status.code;
-  }
-};
+const code = thrownCode;
 
 describe("continue tokens of filtered pages", () => {
   const tokens = new ContinueTokens("serving key");

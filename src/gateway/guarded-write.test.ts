@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { thrownCode } from "../../test/support/status-code.ts";
 import type { UserInfo } from "../authn/user.ts";
 import type { KubeObject } from "../kube/informer.ts";
 import { FILTERED_KINDS, type FilteredKind } from "../resources/kinds.ts";
@@ -48,14 +49,7 @@ describe("guarded write: the precondition bound to the checked version", () => {
   });
 
   it("refuses what it cannot bind: protobuf, non-objects, unparsable bodies", () => {
-    const code = (f: () => unknown) => {
-      try {
-        f();
-        return 0;
-      } catch (err) {
-        return (err as { status: { code: number } }).status.code;
-      }
-    };
+    const code = thrownCode;
     assert.equal(
       code(() => withPrecondition("application/vnd.kubernetes.protobuf", Buffer.from("x"), rv)),
       415,
