@@ -18,6 +18,7 @@ import { guardedDelete, guardedWrite } from "./guarded-write.ts";
 import type { ClientHeaders } from "./headers.ts";
 import type { ClientRequest, ClientResponse } from "./pipeline.ts";
 import type { Route } from "./route.ts";
+import { asGateway } from "./upstream-call.ts";
 import type { WatchResponse } from "./watch-sink.ts";
 
 export interface TenancyContext {
@@ -261,21 +262,11 @@ const OBJECT_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9
  */
 async function storedObject(f: Filtered): Promise<KubeObject | undefined> {
   if (f.info.name.length > 253 || !OBJECT_NAME.test(f.info.name)) return undefined;
-  let up: Awaited<ReturnType<typeof readAsGateway>>;
-  try {
-    up = await f.upstream.pool.request({
-      method: "GET",
-      path: rawPath(f),
-      headers: f.upstream.ownHeaders("application/json"),
-      signal: f.signal,
-    });
-  } catch (err) {
-    throw unavailable(err);
-  }
-  const text = await up.body.text();
-  if (up.statusCode === 404) return undefined;
-  if (up.statusCode !== 200)
-    throw new StatusError(status(up.statusCode >= 500 ? up.statusCode : 503, "the object could not be read"));
+  const up = await asGateway(f.upstream, "GET", rawPath(f), undefined, f.signal);
+  if (up.code === 404) return undefined;
+  if (up.code !== 200)
+    throw new StatusError(status(up.code >= 500 ? up.code : 503, "the object could not be read"));
+  const text = up.text;
   const o = parseJson(text);
   const m = isObject(o.metadata) ? o.metadata : undefined;
   return m && m.name === f.info.name ? (o as unknown as KubeObject) : undefined;

@@ -33,6 +33,7 @@ export async function asGateway(
   method: string,
   path: string,
   body?: { contentType: string; data: Buffer | string },
+  signal?: AbortSignal,
 ): Promise<Answer> {
   const headers = upstream.ownHeaders();
   if (body) headers["content-type"] = body.contentType;
@@ -41,6 +42,7 @@ export async function asGateway(
     path,
     headers,
     body: body ? body.data : null,
+    ...(signal ? { signal } : {}),
     headersTimeout: 30_000,
     bodyTimeout: 30_000,
   });
