@@ -9,8 +9,8 @@ import { Reviews } from "../kube/reviews.ts";
 import { wantsTable } from "../kube/table.ts";
 import { Upstream } from "../kube/upstream.ts";
 import type { Logger } from "../observability/logger.ts";
-import { checkServingPair } from "../pki/serving-pair.ts";
 import { type FilteredKind, filteredKind } from "../resources/kinds.ts";
+import { ServerShell, TlsReloader, urlOf } from "../serving/shell.ts";
 import {
   forbidden,
   StatusError,
@@ -105,7 +105,7 @@ export async function startAggregated(o: AggregatedOptions): Promise<RunningAggr
     cert: readFileSync(o.tls.certFile, "utf8"),
     key: readFileSync(o.tls.keyFile, "utf8"),
   });
-  let serving = tlsFiles();
+  const serving = tlsFiles();
   const trusted = (c: AuthConfig) => [c.clientCaPem, c.requestHeaderCaPem].filter((p) => p !== "").join("\n");
   const app = Fastify({
     https: {
@@ -120,28 +120,24 @@ export async function startAggregated(o: AggregatedOptions): Promise<RunningAggr
     return503OnClosing: true,
   });
   const server = app.server as unknown as HttpsServer;
-  const applyTls = () =>
-    server.setSecureContext({ ...serving, ...(trusted(config) ? { ca: trusted(config) } : {}) });
+  // The client CA comes from the cluster (the ConfigMap), the serving pair from disk: both reload.
+  const reloader = new TlsReloader(
+    {
+      name: "aggregated API server",
+      read: () => ({ ...tlsFiles(), ca: trusted(config) }),
+      server,
+      log: o.log,
+      intervalMs: o.reloadIntervalMs,
+    },
+    { ...serving, ca: trusted(config) },
+  );
+  const shell = new ServerShell(server, reloader);
   authConfigMap.onChange((_type, cm) => {
     if (cm.metadata.name !== AUTH_CONFIGMAP.name) return;
     config = parseAuthConfig(cm.data);
-    applyTls();
+    reloader.reload();
     o.log.info("extension-apiserver-authentication changed: trust updated");
   });
-  const reloadTimer = setInterval(() => {
-    try {
-      const next = tlsFiles();
-      if (next.cert !== serving.cert || next.key !== serving.key) {
-        checkServingPair(next.cert, next.key);
-        serving = next;
-        applyTls();
-        o.log.info("serving certificate reloaded");
-      }
-    } catch (err) {
-      o.log.warn({ err: (err as Error).message }, "serving certificate reload skipped");
-    }
-  }, o.reloadIntervalMs ?? 10_000);
-  reloadTimer.unref();
 
   app.setErrorHandler((err, _req, reply) => {
     // Fastify's own errors (bad JSON, unsupported media type) carry a statusCode; keep it.
@@ -269,18 +265,19 @@ export async function startAggregated(o: AggregatedOptions): Promise<RunningAggr
   });
 
   await app.listen({ host: o.listen.host, port: o.listen.port });
-  const address = server.address() as { address: string; port: number; family: string };
-  const url = `https://${address.family === "IPv6" ? `[${address.address}]` : address.address}:${address.port}`;
+  const url = urlOf(server, "https");
   o.log.info({ url, upstream: o.upstream.source }, "aggregated API server listening");
   return {
     url,
-    close: async () => {
-      clearInterval(reloadTimer);
-      namespaces.stop();
-      tenancy?.stop();
-      authConfigMap.stop();
-      await app.close();
-      await upstream.close();
-    },
+    close: () =>
+      shell.shutdown({
+        stopAccepting: () => app.close(),
+        release: async () => {
+          namespaces.stop();
+          tenancy?.stop();
+          authConfigMap.stop();
+          await upstream.close();
+        },
+      }),
   };
 }

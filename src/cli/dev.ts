@@ -1,8 +1,38 @@
+import { existsSync } from "node:fs";
 import { Command } from "commander";
 import { z } from "zod";
 import { parseOptions, path } from "../config/validate.ts";
+import { KubegateError } from "../status/errors.ts";
 
 const schema = z.object({ dir: path });
+
+/** What `dev` uses of src/dev/environment.ts (typed here: a type reference would compile it in). */
+interface DevTools {
+  devUp(o: { dir: string; log: (line: string) => void }): Promise<unknown>;
+  nextSteps(state: unknown): string;
+  devDown(dir: string): Promise<boolean>;
+}
+
+/**
+ * The development environment builds kube-apiserver with Go: it lives in a source checkout only. The
+ * production build (tsconfig.build.json, the container image) leaves src/dev and src/devcluster out,
+ * so the module is named by a value tsc does not follow. Compiled, `dev` still works beside a source
+ * checkout (after `npm run build`), loading the TypeScript through tsx.
+ */
+async function devTools(): Promise<DevTools> {
+  const relative = "../dev/environment.ts" as string;
+  if (import.meta.url.endsWith(".ts")) return (await import(relative)) as DevTools;
+  const source = new URL("../../src/dev/environment.ts", import.meta.url);
+  if (existsSync(source)) {
+    const { register } = await import("tsx/esm/api");
+    register();
+    return (await import(source.href)) as DevTools;
+  }
+  throw new KubegateError(
+    "kubegate dev is not part of this build (the container image ships without the development tools): " +
+      "run `npm run dev` in a source checkout",
+  );
+}
 
 export function devCommand(): Command {
   const dev = new Command("dev").description(
@@ -17,7 +47,7 @@ export function devCommand(): Command {
     .action(async (raw) => {
       const o = parseOptions(schema, raw);
       // Loaded on use: the other commands should not pay for the cluster tooling.
-      const { devUp, nextSteps } = await import("../dev/environment.ts");
+      const { devUp, nextSteps } = await devTools();
       const started = Date.now();
       const state = await devUp({ dir: o.dir, log: (line) => console.error(line) });
       console.error(`ready in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
@@ -29,7 +59,7 @@ export function devCommand(): Command {
     .option("--dir <dir>", "the directory given to dev up", ".kubegate/dev")
     .action(async (raw) => {
       const o = parseOptions(schema, raw);
-      const { devDown } = await import("../dev/environment.ts");
+      const { devDown } = await devTools();
       const found = await devDown(o.dir);
       console.log(
         found ? `dev environment in ${o.dir} stopped and removed` : `no dev environment in ${o.dir}`,

@@ -16,7 +16,7 @@ export function parseOptions<S extends z.ZodType>(schema: S, options: unknown): 
     const flag = issue.path.length > 0 ? flagName(issue.path[0] as PropertyKey) : "options";
     return `  ${flag}: ${issue.message}`;
   });
-  throw new KubegateError(`invalid options:\n${lines.join("\n")}`);
+  throw new KubegateError(`invalid options:\n${lines.join("\n")}`, { code: "KUBEGATE_INVALID_OPTION" });
 }
 
 /** Splits "a,b" and repeated flags alike into one trimmed list. */

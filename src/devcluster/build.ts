@@ -8,6 +8,7 @@ import { BINARIES } from "./versions.ts";
 
 export class ClusterSetupError extends Error {
   override name = "ClusterSetupError";
+  readonly code = "KUBEGATE_CLUSTER_SETUP";
 }
 
 /** Where built binaries and the Go caches live: outside the repository, reused across runs. */

@@ -11,7 +11,8 @@ describe("in-flight requests", () => {
     f.enter(true, noop, "alice");
     assert.throws(
       () => f.enter(true, noop, "alice"),
-      (e: { status: { code: number } }) => e.status.code === 429,
+      (e: { status: { code: number }; code: string }) =>
+        e.status.code === 429 && e.code === "KUBEGATE_TOO_MANY_LONG_RUNNING",
     );
     assert.doesNotThrow(() => f.enter(true, noop, "bob"));
     // Ordinary requests have a limit of their own (none set here).
@@ -26,7 +27,8 @@ describe("in-flight requests", () => {
     const second = f.enter(false, noop, "alice");
     assert.throws(
       () => f.enter(false, noop, "alice"),
-      (e: { status: { code: number } }) => e.status.code === 429,
+      (e: { status: { code: number }; code: string }) =>
+        e.status.code === 429 && e.code === "KUBEGATE_TOO_MANY_REQUESTS",
     );
     assert.doesNotThrow(() => f.enter(true, noop, "alice"));
     second();

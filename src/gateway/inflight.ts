@@ -41,6 +41,7 @@ export class Inflight {
               ? `Too many long-running requests (watches, logs, exec) for User "${user}": at most ${max} at once; close some and retry`
               : `Too many requests in progress for User "${user}": at most ${max} at once; retry shortly`,
           ),
+          longRunning ? "KUBEGATE_TOO_MANY_LONG_RUNNING" : "KUBEGATE_TOO_MANY_REQUESTS",
         );
       this.perUser.set(key, held + 1);
     }

@@ -1,8 +1,6 @@
 import { readFileSync } from "node:fs";
 import { createServer as createHttpServer, type Server as HttpServer } from "node:http";
 import { createSecureServer, type Http2SecureServer, type Http2Session } from "node:http2";
-import type { AddressInfo, Socket } from "node:net";
-import { createSecureContext } from "node:tls";
 import type { Authenticators, TokenAuthenticator } from "../authn/authenticate.ts";
 import type { Connection } from "../kube/connection.ts";
 import { Reviews } from "../kube/reviews.ts";
@@ -11,6 +9,7 @@ import { createAuditSink } from "../observability/audit.ts";
 import type { Logger } from "../observability/logger.ts";
 import { GatewayMetrics } from "../observability/metrics.ts";
 import { checkServingPair } from "../pki/serving-pair.ts";
+import { listen, ServerShell, type TlsMaterial, TlsReloader, urlOf } from "../serving/shell.ts";
 import { KubegateError } from "../status/errors.ts";
 import { TenancyIndex } from "../tenancy/index.ts";
 import { answerClientError } from "./client-error.ts";
@@ -20,9 +19,12 @@ import {
   DEFAULT_LIMITS,
   guardConnections,
 } from "./connection-guard.ts";
-import { ContinueTokens } from "./continue-token.ts";
 import { Inflight } from "./inflight.ts";
-import { type GatewayContext, handleRequest, PerAddress } from "./pipeline.ts";
+import { PerAddress } from "./per-address.ts";
+import { handleRequest } from "./pipeline.ts";
+import { ContinueTokens } from "./routes/continue-token.ts";
+import { routeTable } from "./routes.ts";
+import type { GatewayContext } from "./types.ts";
 import { handleUpgrade } from "./upgrade.ts";
 import { frontProxy, impersonating } from "./upstream-identity.ts";
 
@@ -70,7 +72,7 @@ export interface RunningGateway {
   shutdown(): Promise<void>;
 }
 
-function readTls(t: NonNullable<GatewayOptions["tls"]>) {
+function readTls(t: NonNullable<GatewayOptions["tls"]>): TlsMaterial {
   return {
     cert: readFileSync(t.certFile, "utf8"),
     key: readFileSync(t.keyFile, "utf8"),
@@ -118,7 +120,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
         o.log,
       ).start()
     : undefined;
-  let current = o.tls ? readTls(o.tls) : undefined;
+  const current = o.tls ? readTls(o.tls) : undefined;
   const inflight = new Inflight(
     (long, delta) => metrics.inflight.inc({ long_running: String(long) }, delta),
     o.maxLongRunningPerUser ?? 100,
@@ -149,11 +151,15 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
       : {}),
     inflight,
     authenticating: new PerAddress(32),
+    routes: routeTable({
+      interactiveMode: o.interactiveMode,
+      namespaces: o.namespaces ?? "passthrough",
+      tenancy: index !== undefined,
+    }),
   };
 
   let server: Http2SecureServer | HttpServer;
   const sessions = new Set<Http2Session>();
-  const sockets = new Set<Socket>();
   if (o.tls && current) {
     server = createSecureServer({
       allowHTTP1: true,
@@ -181,53 +187,27 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
     server = createHttpServer((req, res) => void handleRequest(ctx, req, res));
   }
   server.on("upgrade", (req, socket, head) => void handleUpgrade(ctx, req, socket, head));
-  server.on("connection", (s: Socket) => {
-    sockets.add(s);
-    s.once("close", () => sockets.delete(s));
-  });
   server.on("clientError", answerClientError);
   const guard = guardConnections(server, o.connectionLimits ?? DEFAULT_LIMITS);
+  const tlsFiles = o.tls;
+  const reloader =
+    tlsFiles && current
+      ? new TlsReloader(
+          {
+            name: "gateway",
+            read: () => readTls(tlsFiles),
+            server: server as Http2SecureServer,
+            log: o.log,
+            intervalMs: o.reloadIntervalMs,
+          },
+          current,
+        )
+      : undefined;
+  const shell = new ServerShell(server, reloader);
 
-  const reload = (): boolean => {
-    if (!o.tls || !current) return false;
-    let next: ReturnType<typeof readTls>;
-    try {
-      next = readTls(o.tls);
-      if (next.cert === current.cert && next.key === current.key && next.ca === current.ca) return false;
-      // A half-rotated secret keeps the old pair; building the context also proves the CA bundle parses.
-      checkServingPair(next.cert, next.key);
-      createSecureContext({ cert: next.cert, key: next.key, ...(next.ca ? { ca: next.ca } : {}) });
-    } catch (err) {
-      o.log.warn(
-        { err: (err as Error).message },
-        "certificate reload skipped: files unreadable or key does not match",
-      );
-      return false;
-    }
-    (server as Http2SecureServer).setSecureContext({
-      cert: next.cert,
-      key: next.key,
-      ...(next.ca ? { ca: next.ca } : {}),
-    });
-    current = next;
-    o.log.info("serving certificate and client CA reloaded from disk");
-    return true;
-  };
-  const reloadTimer = setInterval(reload, o.reloadIntervalMs ?? 10_000);
-  reloadTimer.unref();
+  await listen(server, o.listen.host, o.listen.port);
+  const url = urlOf(server, o.tls ? "https" : "http");
 
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(o.listen.port, o.listen.host, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const address = server.address() as AddressInfo;
-  const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
-  const url = `${o.tls ? "https" : "http"}://${host}:${address.port}`;
-
-  let draining = false;
   let metricsServer: HttpServer | undefined;
   let metricsUrl: string | undefined;
   if (o.metricsListen) {
@@ -239,38 +219,40 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
       } else if (path === "/healthz" || path === "/livez") {
         res.end("ok");
       } else if (path === "/readyz") {
-        res.writeHead(draining ? 503 : 200).end(draining ? "shutting down" : "ok");
+        res.writeHead(shell.closing ? 503 : 200).end(shell.closing ? "shutting down" : "ok");
       } else {
         res.writeHead(404).end();
       }
     });
-    await new Promise<void>((resolve, reject) => {
-      metricsServer?.once("error", reject);
-      metricsServer?.listen(o.metricsListen?.port, o.metricsListen?.host, resolve);
-    });
-    const m = metricsServer.address() as AddressInfo;
-    metricsUrl = `http://${m.family === "IPv6" ? `[${m.address}]` : m.address}:${m.port}`;
+    await listen(metricsServer, o.metricsListen.host, o.metricsListen.port);
+    metricsUrl = urlOf(metricsServer, "http");
   }
   o.log.info(
     { url, metricsUrl, upstream: o.upstream.source, upstreamIdentity: identity.kind },
     "gateway listening",
   );
 
-  const shutdown = async () => {
-    if (draining) return;
-    draining = true;
-    clearInterval(reloadTimer);
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    for (const s of sessions) s.close();
-    if ("closeIdleConnections" in server) server.closeIdleConnections();
-    const clean = await inflight.drain(o.shutdownGraceMs ?? 25_000);
-    if (!clean) o.log.warn(inflight.count, "grace period over; closing remaining connections");
-    for (const s of sockets) s.destroy();
-    await closed;
-    await new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve()));
-    index?.stop();
-    await Promise.all([upstream.close(), identity.close()]);
-    o.oidc?.close();
-  };
+  const shutdown = () =>
+    shell.shutdown({
+      stopAccepting: () => {
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        for (const s of sessions) s.close();
+        if ("closeIdleConnections" in server) server.closeIdleConnections();
+        return closed;
+      },
+      drain: async () => {
+        const clean = await inflight.drain(o.shutdownGraceMs ?? 25_000);
+        if (!clean) o.log.warn(inflight.count, "grace period over; closing remaining connections");
+      },
+      release: async () => {
+        await new Promise<void>((resolve) =>
+          metricsServer ? metricsServer.close(() => resolve()) : resolve(),
+        );
+        index?.stop();
+        await Promise.all([upstream.close(), identity.close()]);
+        o.oidc?.close();
+      },
+    });
+  const reload = () => reloader?.reload() ?? false;
   return { url, ...(metricsUrl ? { metricsUrl } : {}), context: ctx, connections: guard, reload, shutdown };
 }

@@ -1,35 +1,16 @@
-import { type IncomingMessage, request, STATUS_CODES } from "node:http";
+import { type IncomingMessage, request } from "node:http";
 import { request as httpsRequest } from "node:https";
 import type { Duplex } from "node:stream";
 import { status, toStatus } from "../status/status.ts";
-import {
-  admit,
-  type GatewayContext,
-  isInteractive,
-  type Outcome,
-  record,
-  redirectLocation,
-  upstreamHeaders,
-} from "./pipeline.ts";
+import { admit } from "./admit.ts";
+import { record } from "./record.ts";
+import { sendSocketStatus, writeSocketHead as writeHead } from "./respond.ts";
+import { isInteractive, redirectLocation } from "./routes.ts";
+import type { GatewayContext, Outcome } from "./types.ts";
+import { userHeaders } from "./upstream-client.ts";
 
-function writeHead(socket: Duplex, code: number, rawHeaders: readonly string[], message?: string): void {
-  let head = `HTTP/1.1 ${code} ${message ?? STATUS_CODES[code] ?? ""}\r\n`;
-  for (let i = 0; i < rawHeaders.length; i += 2) head += `${rawHeaders[i]}: ${rawHeaders[i + 1]}\r\n`;
-  socket.write(`${head}\r\n`);
-}
-
-function endWithStatus(socket: Duplex, code: number, message: string): void {
-  const body = JSON.stringify(status(code, message));
-  writeHead(socket, code, [
-    "Content-Type",
-    "application/json",
-    "Content-Length",
-    String(Buffer.byteLength(body)),
-    "Connection",
-    "close",
-  ]);
-  socket.end(body);
-}
+const endWithStatus = (socket: Duplex, code: number, message: string) =>
+  sendSocketStatus(socket, status(code, message));
 
 /** Hop-by-hop response headers of a refused upgrade; the tunnel closes after the reply, so say so. */
 const DROP_ON_REFUSAL = new Set(["connection", "keep-alive", "transfer-encoding", "upgrade"]);
@@ -55,13 +36,14 @@ export async function handleUpgrade(
     const { info, headers, user } = await admit(ctx, req, outcome);
     if (!headers.upgrade) {
       outcome.code = 400;
-      return endWithStatus(socket, 400, "upgrade request without an Upgrade header");
+      endWithStatus(socket, 400, "upgrade request without an Upgrade header");
+      return;
     }
     if (isInteractive(info) && ctx.interactiveMode === "redirect") {
       outcome.code = 307;
       writeHead(socket, 307, [
         "Location",
-        redirectLocation(ctx, req),
+        redirectLocation(ctx.upstream.connection.server, req.url),
         "Content-Length",
         "0",
         "Connection",
@@ -78,7 +60,7 @@ export async function handleUpgrade(
       port: server.port || (server.protocol === "https:" ? 443 : 80),
       path: req.url,
       headers: {
-        ...upstreamHeaders(ctx, req, headers, user),
+        ...userHeaders(ctx, req, headers, user),
         connection: "Upgrade",
         upgrade: headers.upgrade,
       },
@@ -128,7 +110,7 @@ export async function handleUpgrade(
   } catch (err) {
     const s = toStatus(err);
     outcome.code = s.code;
-    if (!socket.destroyed) endWithStatus(socket, s.code, s.message);
+    if (!socket.destroyed) sendSocketStatus(socket, s);
   } finally {
     release?.();
     record(ctx, req, outcome, receivedAt, started);

@@ -7,7 +7,7 @@ import type { Readable } from "node:stream";
 import type { Dispatcher, Pool } from "undici";
 import { unavailable } from "../kube/upstream.ts";
 import { responseHeaders } from "./headers.ts";
-import type { ClientResponse } from "./pipeline.ts";
+import type { ClientResponse } from "./types.ts";
 
 /** HTTP status noted when the client left before kube-apiserver answered (nginx's convention). */
 export const CLIENT_CLOSED = 499;

@@ -118,6 +118,7 @@ export class Upstream implements Connections {
     } catch {
       throw new StatusError(
         status(502, `kube-apiserver answered ${path} with non-JSON (HTTP ${res.statusCode})`),
+        "KUBEGATE_UPSTREAM_BAD_ANSWER",
       );
     }
   }
@@ -131,5 +132,8 @@ export class Upstream implements Connections {
 export function unavailable(err: unknown): StatusError {
   const code = (err as { code?: string }).code;
   const why = code ? ` (${code})` : "";
-  return serviceUnavailable(`kube-apiserver is unavailable${why}; retry shortly`);
+  return serviceUnavailable(
+    `kube-apiserver is unavailable${why}; retry shortly`,
+    "KUBEGATE_UPSTREAM_UNAVAILABLE",
+  );
 }

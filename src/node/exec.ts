@@ -67,6 +67,7 @@ export function execRunner(timeoutMs = 15_000): Runner {
 
 /** A command that failed; the message names the command line and what it printed. */
 export class CommandError extends Error {
+  readonly code = "KUBEGATE_COMMAND_FAILED";
   constructor(
     readonly file: string,
     readonly args: readonly string[],

@@ -30,6 +30,10 @@ export interface FilteredKind {
   writableMetadata: readonly ("labels" | "annotations")[];
 }
 
+/** Kinds whose objects carry the tenant label that decides who owns them (namespaces, volumes). */
+export const tenantLabelled = (kind: FilteredKind): boolean =>
+  kind.selection === "namespace" || kind.selection === "tenantLabel";
+
 export const FILTERED_KINDS: readonly FilteredKind[] = [
   {
     kind: "Namespaces",

@@ -6,7 +6,7 @@ import { KubegateError } from "../status/errors.ts";
  */
 export class SelectorError extends KubegateError {
   constructor(message: string) {
-    super(message, { httpCode: 400 });
+    super(message, { httpCode: 400, code: "KUBEGATE_BAD_SELECTOR" });
     this.name = "SelectorError";
   }
 }

@@ -1,3 +1,4 @@
+import { codeForHttp, type ErrorCode } from "./codes.ts";
 import { KubegateError } from "./errors.ts";
 
 /** A meta/v1 Status, the body of every error kubegate returns. */
@@ -52,18 +53,25 @@ export function status(code: number, message: string, details?: Status["details"
   return s;
 }
 
-/** An error that already knows the Status it must become. */
+/** An error that already knows the Status it must become, and its stable code (codes.ts). */
 export class StatusError extends Error {
-  constructor(readonly status: Status) {
+  readonly code: ErrorCode;
+  constructor(
+    readonly status: Status,
+    code?: ErrorCode,
+  ) {
     super(status.message);
     this.name = "StatusError";
+    this.code = code ?? codeForHttp(status.code);
   }
 }
 
-export const unauthorized = (message = "Unauthorized") => new StatusError(status(401, message));
-export const forbidden = (message: string) => new StatusError(status(403, message));
-export const badRequest = (message: string) => new StatusError(status(400, message));
-export const serviceUnavailable = (message: string) => new StatusError(status(503, message));
+export const unauthorized = (message = "Unauthorized", code?: ErrorCode) =>
+  new StatusError(status(401, message), code);
+export const forbidden = (message: string, code?: ErrorCode) => new StatusError(status(403, message), code);
+export const badRequest = (message: string, code?: ErrorCode) => new StatusError(status(400, message), code);
+export const serviceUnavailable = (message: string, code?: ErrorCode) =>
+  new StatusError(status(503, message), code);
 
 /**
  * The one place that turns any thrown value into a Status. Unknown errors become a 500 whose message

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import Fastify from "fastify";
 import { Counter, collectDefaultMetrics, Registry } from "prom-client";
 import type { Logger } from "../observability/logger.ts";
-import { checkServingPair } from "../pki/serving-pair.ts";
+import { ServerShell, TlsReloader, urlOf } from "../serving/shell.ts";
 import { review } from "./review.ts";
 
 export const WEBHOOK_PATH = "/webhook/pod-apiserver-env";
@@ -28,7 +28,7 @@ export async function startWebhook(o: WebhookOptions) {
     key: readFileSync(join(o.certDir, o.keyName), "utf8"),
     ...(o.clientCaName ? { ca: readFileSync(join(o.certDir, o.clientCaName), "utf8") } : {}),
   });
-  let tls = files();
+  const tls = files();
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: "kubegate_webhook_" });
   const reviews = new Counter({
@@ -77,29 +77,15 @@ export async function startWebhook(o: WebhookOptions) {
   });
 
   const server = app.server as unknown as HttpsServer;
-  const timer = setInterval(() => {
-    try {
-      const next = files();
-      if (next.cert !== tls.cert || next.key !== tls.key || next.ca !== tls.ca) {
-        checkServingPair(next.cert, next.key);
-        server.setSecureContext({ ...next });
-        tls = next;
-        o.log.info("webhook certificates reloaded");
-      }
-    } catch (err) {
-      o.log.warn({ err: (err as Error).message }, "webhook certificate reload skipped");
-    }
-  }, o.reloadIntervalMs ?? 10_000);
-  timer.unref();
+  const reloader = new TlsReloader(
+    { name: "webhook", read: files, server, log: o.log, intervalMs: o.reloadIntervalMs },
+    tls,
+  );
+  const shell = new ServerShell(server, reloader);
 
   await app.listen({ host: o.host === "" ? "0.0.0.0" : o.host, port: o.port });
-  const a = server.address() as { address: string; port: number; family: string };
-  const url = `https://${a.family === "IPv6" ? `[${a.address}]` : a.address}:${a.port}`;
   return {
-    url,
-    close: async () => {
-      clearInterval(timer);
-      await app.close();
-    },
+    url: urlOf(server, "https"),
+    close: () => shell.shutdown({ stopAccepting: () => app.close() }),
   };
 }

@@ -4,7 +4,7 @@ import { createSecureServer } from "node:http2";
 import { type AddressInfo, connect, type Server as NetServer, type Socket } from "node:net";
 import { describe, it } from "node:test";
 import { connect as tlsConnect } from "node:tls";
-import { createCA, createServerCert } from "../pki/certificates.ts";
+import { createCA, createServerCert } from "../../pki/certificates.ts";
 import { EventBytes, eventSink, type WatchResponse } from "./watch-sink.ts";
 
 /** A server for one exchange, and its client. */

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { KubeObject } from "../kube/informer.ts";
-import { filterBody, filterWatchLine } from "./filter.ts";
+import type { KubeObject } from "../../kube/informer.ts";
+import { filterBody, filterWatchLine } from "./filter-body.ts";
 
 const visible = (o: KubeObject) => o.metadata.name.startsWith("ok-");
 const ns = (name: string) => ({ kind: "Namespace", apiVersion: "v1", metadata: { name } });

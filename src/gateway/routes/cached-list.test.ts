@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { KubeObject } from "../kube/informer.ts";
-import { NAMESPACE_COLUMNS } from "../kube/table.ts";
+import type { KubeObject } from "../../kube/informer.ts";
+import { NAMESPACE_COLUMNS } from "../../kube/table.ts";
 import {
   cachedNamespaceList,
   type NamespaceSnapshot,

@@ -5,7 +5,7 @@
 // consumed) with AES-256-GCM, bound to the user and the resource. A token that was not sealed by this
 // gateway for this user and resource does not open: the client gets a 400 Status, never another list.
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from "node:crypto";
-import { badRequest } from "../status/status.ts";
+import { badRequest } from "../../status/status.ts";
 
 export interface PageState {
   /** The upstream continue token of the page to read next ("" = the list's first page). */
@@ -44,7 +44,8 @@ export class ContinueTokens {
 
   /** The state a token carries; a 400 Status for anything this gateway did not seal for `bind`. */
   open(token: string, bind: string): PageState {
-    const invalid = () => badRequest("continue token is not valid: it was not issued for this list");
+    const invalid = () =>
+      badRequest("continue token is not valid: it was not issued for this list", "KUBEGATE_BAD_CONTINUE");
     const raw = /^[A-Za-z0-9_-]+$/.test(token) ? Buffer.from(token, "base64url") : Buffer.alloc(0);
     if (raw.length < IV_BYTES + TAG_BYTES + 1 || raw.length > 8192) throw invalid();
     let value: unknown;

@@ -2,15 +2,16 @@
 // through the tenancy model but has no RBAC on nodes: the pods running on it, its Lease in
 // kube-node-lease, and its metrics (metrics.k8s.io, when that API exists). Each is answered only for a
 // node the user may see; anything else goes to the apiserver as the user.
-import type { UserInfo } from "../authn/user.ts";
-import type { KubeObject } from "../kube/informer.ts";
-import type { RequestInfo } from "../kube/request-info.ts";
-import { type FilteredKind, filteredKind } from "../resources/kinds.ts";
-import { exactMatch, parseFieldSelector } from "../selectors/fields.ts";
-import { forbidden } from "../status/status.ts";
-import { awaitIndex, filterBody, ignored, readAsGateway, send, type TenancyContext } from "./filter.ts";
-import type { Route, RouteRequest } from "./route.ts";
-import { asGateway, relay } from "./upstream-call.ts";
+import type { UserInfo } from "../../authn/user.ts";
+import type { KubeObject } from "../../kube/informer.ts";
+import type { RequestInfo } from "../../kube/request-info.ts";
+import { type FilteredKind, filteredKind } from "../../resources/kinds.ts";
+import { exactMatch, parseFieldSelector } from "../../selectors/fields.ts";
+import { forbidden } from "../../status/status.ts";
+import { sendAnswer, sendJson } from "../respond.ts";
+import type { TenancyContext, TenantRequest } from "../types.ts";
+import { filterBody } from "./filter-body.ts";
+import { jsonAccept, queryOf, rawPath, tenancyRoute } from "./tenancy.ts";
 
 const NODES = filteredKind("", "nodes") as FilteredKind;
 export const NODE_LEASE_NAMESPACE = "kube-node-lease";
@@ -56,8 +57,6 @@ async function visibleNodes(
   t: TenancyContext,
   user: UserInfo,
 ): Promise<((name: string) => boolean) | undefined> {
-  if (ignored(t, user)) return undefined;
-  await awaitIndex(t);
   const { granted, visible } = t.index.visibility(user, NODES, "List");
   if (!granted) return undefined;
   const nodes = await t.index.allNodes();
@@ -79,7 +78,7 @@ export function namespacesIn(body: Record<string, unknown>): string[] {
 }
 
 /** Pods on a visible node, in the namespaces the user sees and may list pods in. */
-async function podsOnNode(r: RouteRequest, node: string): Promise<number | undefined> {
+async function podsOnNode(r: TenantRequest, node: string): Promise<number | undefined> {
   const { tenancy: t, user } = r;
   const nodeVisible = await visibleNodes(t, user);
   if (!nodeVisible) return undefined;
@@ -89,23 +88,17 @@ async function podsOnNode(r: RouteRequest, node: string): Promise<number | undef
   if (everywhere.allowed) return undefined;
   if (!nodeVisible(node))
     throw forbidden(`pods is forbidden: User "${user.name}" cannot list pods on node "${node}"`);
-  const abort = new AbortController();
-  r.res.once("close", () => abort.abort());
   // One whole list: the apiserver's continue token would name the next pod, of any tenant.
-  const url = r.req.url ?? "/";
-  const q = url.indexOf("?");
-  const query = new URLSearchParams(q === -1 ? "" : url.slice(q + 1));
+  const query = queryOf(r.req);
   query.delete("limit");
   query.delete("continue");
-  const up = await readAsGateway(
-    r.upstream,
-    `${url.slice(0, q === -1 ? url.length : q)}?${query}`,
-    r.headers,
-    abort.signal,
-  );
-  const text = await up.body.text();
-  if (up.statusCode !== 200) return undefined;
-  const body = JSON.parse(text) as Record<string, unknown>;
+  const up = await r.upstream.whole("gateway", {
+    method: "GET",
+    path: `${rawPath(r.req)}?${query}`,
+    accept: jsonAccept(r.headers.forward.accept),
+  });
+  if (up.code !== 200) return undefined;
+  const body = JSON.parse(up.text) as Record<string, unknown>;
   const seen = t.index.namespaceVisible(user);
   const namespaces = new Set(namespacesIn(body).filter(seen));
   // RBAC still decides inside a namespace: one (cached) review per namespace on the node, not per pod.
@@ -118,39 +111,47 @@ async function podsOnNode(r: RouteRequest, node: string): Promise<number | undef
       if (d.allowed) allowed.add(namespace);
     }),
   );
-  return send(
+  return sendJson(
     r.res,
     200,
     filterBody(body, (o) => allowed.has(o.metadata.namespace ?? "")),
   );
 }
 
-async function nodeLease(r: RouteRequest, node: string): Promise<number | undefined> {
+async function nodeLease(r: TenantRequest, node: string): Promise<number | undefined> {
   const nodeVisible = await visibleNodes(r.tenancy, r.user);
   if (!nodeVisible?.(node)) return undefined;
   const path = `/apis/coordination.k8s.io/${r.info.apiVersion}/namespaces/${NODE_LEASE_NAMESPACE}/leases/${encodeURIComponent(node)}`;
-  return relay(r.res, await asGateway(r.upstream, "GET", path));
+  return sendAnswer(r.res, await r.upstream.whole("gateway", { method: "GET", path }));
 }
 
-async function nodeMetrics(r: RouteRequest): Promise<number | undefined> {
+async function nodeMetrics(r: TenantRequest): Promise<number | undefined> {
   const nodeVisible = await visibleNodes(r.tenancy, r.user);
   if (!nodeVisible) return undefined;
   if (r.info.verb === "get" && !nodeVisible(r.info.name)) return undefined;
-  const answer = await asGateway(r.upstream, "GET", r.req.url ?? "/");
+  const answer = await r.upstream.whole("gateway", { method: "GET" });
   // No metrics API (404, 503) or any other failure: the client hears it as it is.
-  if (answer.code !== 200) return relay(r.res, answer);
+  if (answer.code !== 200) return sendAnswer(r.res, answer);
   const kept = filterBody(JSON.parse(answer.text) as Record<string, unknown>, (o) =>
     nodeVisible(o.metadata.name),
   );
-  return kept ? send(r.res, 200, kept) : undefined;
+  return kept ? sendJson(r.res, 200, kept) : undefined;
 }
 
-/** The pipeline step for the describe-node routes. */
-export const nodeDescribeRoutes: Route = async (r) => {
-  const podsNode = podListNode(r.info);
-  if (podsNode) return podsOnNode(r, podsNode);
-  const lease = leaseNode(r.info);
-  if (lease) return nodeLease(r, lease);
-  if (isNodeMetrics(r.info)) return nodeMetrics(r);
-  return undefined;
-};
+export const podsOnNodeRoute = tenancyRoute({
+  name: "pods-on-node",
+  match: podListNode,
+  handle: podsOnNode,
+});
+
+export const nodeLeaseRoute = tenancyRoute({
+  name: "node-lease",
+  match: leaseNode,
+  handle: nodeLease,
+});
+
+export const nodeMetricsRoute = tenancyRoute({
+  name: "node-metrics",
+  match: (info) => (isNodeMetrics(info) ? true : undefined),
+  handle: (r) => nodeMetrics(r),
+});

@@ -3,11 +3,13 @@
 // on the filtered kinds, create for namespaces by tenant owners). The review always goes to the
 // apiserver first, impersonated, which also decodes whatever encoding kubectl used; the gateway then
 // only ever turns a "no" into a "yes" it can back, and leaves every other answer untouched.
-import type { UserInfo } from "../authn/user.ts";
-import { FILTERED_KINDS, type FilteredKind, filteredKind, type Operation } from "../resources/kinds.ts";
-import { awaitIndex, filterBody, ignored, type TenancyContext } from "./filter.ts";
-import type { Route, RouteRequest } from "./route.ts";
-import { type Answer, asGateway, readBody, relay, sendJson } from "./upstream-call.ts";
+import type { UserInfo } from "../../authn/user.ts";
+import type { RequestInfo } from "../../kube/request-info.ts";
+import { FILTERED_KINDS, type FilteredKind, filteredKind, type Operation } from "../../resources/kinds.ts";
+import { sendAnswer, sendJson } from "../respond.ts";
+import type { TenancyContext, TenantRequest } from "../types.ts";
+import { filterBody } from "./filter-body.ts";
+import { readBody, tenancyRoute } from "./tenancy.ts";
 
 const REVIEWS = "authorization.k8s.io";
 
@@ -43,7 +45,7 @@ function isNamespaceCreation(a: ResourceAttributes): boolean {
 }
 
 /** Why the gateway allows what the attributes describe, or undefined when it grants nothing. */
-async function grantReason(r: RouteRequest, a: ResourceAttributes): Promise<string | undefined> {
+async function grantReason(r: TenantRequest, a: ResourceAttributes): Promise<string | undefined> {
   const { tenancy: t, user } = r;
   if (a.subresource) return undefined;
   if (isNamespaceCreation(a)) {
@@ -59,9 +61,10 @@ async function grantReason(r: RouteRequest, a: ResourceAttributes): Promise<stri
   return `kubegate: ${kind.kind} ${op} granted by tenant ${tenants.map((x) => x.name).join(", ")}`;
 }
 
-async function objectVisible(r: RouteRequest, kind: FilteredKind, op: Operation, name: string) {
+async function objectVisible(r: TenantRequest, kind: FilteredKind, op: Operation, name: string) {
   const base = kind.group ? `/apis/${kind.group}/v1` : "/api/v1";
-  const got = await asGateway(r.upstream, "GET", `${base}/${kind.resource}/${encodeURIComponent(name)}`);
+  const path = `${base}/${kind.resource}/${encodeURIComponent(name)}`;
+  const got = await r.upstream.whole("gateway", { method: "GET", path });
   if (got.code !== 200) return false;
   const { visible } = r.tenancy.index.visibility(r.user, kind, op);
   return filterBody(JSON.parse(got.text) as Record<string, unknown>, visible) !== undefined;
@@ -80,8 +83,7 @@ export function grantedRules(t: TenancyContext, user: UserInfo): ResourceRule[] 
   return rules;
 }
 
-function reviewKind(r: RouteRequest): "selfsubjectaccessreviews" | "selfsubjectrulesreviews" | undefined {
-  const { info } = r;
+function reviewKind(info: RequestInfo): "selfsubjectaccessreviews" | "selfsubjectrulesreviews" | undefined {
   // Self reviews are cluster-scoped: a namespaced path is no API path (the apiserver's 404).
   if (
     !info.isResourceRequest ||
@@ -96,27 +98,35 @@ function reviewKind(r: RouteRequest): "selfsubjectaccessreviews" | "selfsubjectr
     : undefined;
 }
 
-/** The pipeline step: self reviews that also reflect what the gateway grants. */
-export const accessReviews: Route = async (r) => {
-  const resource = reviewKind(r);
-  if (!resource || ignored(r.tenancy, r.user)) return undefined;
-  await awaitIndex(r.tenancy);
-  const answer: Answer = await r.asUser(await readBody(r.req), "application/json");
-  if (answer.code !== 201 && answer.code !== 200) return relay(r.res, answer);
-  const review = JSON.parse(answer.text) as {
-    spec?: { resourceAttributes?: ResourceAttributes };
-    status?: { allowed?: boolean; denied?: boolean; reason?: string; resourceRules?: ResourceRule[] };
-  };
-  if (resource === "selfsubjectrulesreviews") {
-    const added = grantedRules(r.tenancy, r.user);
-    if (added.length === 0) return relay(r.res, answer);
-    review.status = { ...review.status, resourceRules: [...(review.status?.resourceRules ?? []), ...added] };
+/** Self reviews that also reflect what the gateway grants. */
+export const accessReviews = tenancyRoute({
+  name: "self-review",
+  match: reviewKind,
+  async handle(r, resource) {
+    // As the user, the client's own body in whatever encoding it chose; the answer read back as JSON.
+    const answer = await r.upstream.whole("user", {
+      body: await readBody(r.req),
+      accept: "application/json",
+    });
+    if (answer.code !== 201 && answer.code !== 200) return sendAnswer(r.res, answer);
+    const review = JSON.parse(answer.text) as {
+      spec?: { resourceAttributes?: ResourceAttributes };
+      status?: { allowed?: boolean; denied?: boolean; reason?: string; resourceRules?: ResourceRule[] };
+    };
+    if (resource === "selfsubjectrulesreviews") {
+      const added = grantedRules(r.tenancy, r.user);
+      if (added.length === 0) return sendAnswer(r.res, answer);
+      review.status = {
+        ...review.status,
+        resourceRules: [...(review.status?.resourceRules ?? []), ...added],
+      };
+      return sendJson(r.res, answer.code, review);
+    }
+    const attributes = review.spec?.resourceAttributes;
+    if (review.status?.allowed || review.status?.denied || !attributes) return sendAnswer(r.res, answer);
+    const reason = await grantReason(r, attributes);
+    if (!reason) return sendAnswer(r.res, answer);
+    review.status = { allowed: true, reason };
     return sendJson(r.res, answer.code, review);
-  }
-  const attributes = review.spec?.resourceAttributes;
-  if (review.status?.allowed || review.status?.denied || !attributes) return relay(r.res, answer);
-  const reason = await grantReason(r, attributes);
-  if (!reason) return relay(r.res, answer);
-  review.status = { allowed: true, reason };
-  return sendJson(r.res, answer.code, review);
-};
+  },
+});

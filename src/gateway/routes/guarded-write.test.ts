@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { thrownCode } from "../../test/support/status-code.ts";
-import type { UserInfo } from "../authn/user.ts";
-import type { KubeObject } from "../kube/informer.ts";
-import { FILTERED_KINDS, type FilteredKind } from "../resources/kinds.ts";
-import type { TenancyIndex } from "../tenancy/index.ts";
+import { thrownCode } from "../../../test/support/status-code.ts";
+import type { UserInfo } from "../../authn/user.ts";
+import type { KubeObject } from "../../kube/informer.ts";
+import { FILTERED_KINDS, type FilteredKind } from "../../resources/kinds.ts";
+import type { TenancyIndex } from "../../tenancy/index.ts";
 import { ruleBroken, withPrecondition } from "./guarded-write.ts";
 
 const rv = "4711";

@@ -4,8 +4,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import type { KubeObject } from "../kube/informer.ts";
-import { filterBody, filterWatchLine, WatchLineFilter } from "./filter.ts";
+import type { KubeObject } from "../../kube/informer.ts";
+import { filterBody, filterWatchLine, WatchLineFilter } from "./filter-body.ts";
 
 const RUNS = 1000;
 

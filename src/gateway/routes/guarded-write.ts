@@ -5,36 +5,25 @@
 // The change is first a dry run whose result is checked; the real write then carries the
 // resourceVersion the check started from, so it writes exactly what was checked or fails with 409.
 import { parse as parseYaml } from "yaml";
-import type { UserInfo } from "../authn/user.ts";
-import type { KubeObject } from "../kube/informer.ts";
-import type { Upstream } from "../kube/upstream.ts";
-import type { FilteredKind } from "../resources/kinds.ts";
-import { StatusError, status } from "../status/status.ts";
-import type { TenancyIndex } from "../tenancy/index.ts";
-import { writeViolation } from "../tenancy/write-policy.ts";
-import type { ClientHeaders } from "./headers.ts";
-import type { ClientRequest, ClientResponse } from "./pipeline.ts";
-import { answerWhole, readBody, relay, withQuery } from "./upstream-call.ts";
+import type { UserInfo } from "../../authn/user.ts";
+import type { KubeObject } from "../../kube/informer.ts";
+import { type FilteredKind, tenantLabelled } from "../../resources/kinds.ts";
+import { StatusError, status } from "../../status/status.ts";
+import type { TenancyIndex } from "../../tenancy/index.ts";
+import { writeViolation } from "../../tenancy/write-policy.ts";
+import { sendAnswer } from "../respond.ts";
+import type { RequestContext } from "../types.ts";
+import { rawPath, readBody, withQuery } from "./tenancy.ts";
 
-export interface GuardedWrite {
+/** What a change is checked against. */
+export interface WriteCheck {
   index: TenancyIndex;
-  upstream: Upstream;
-  req: ClientRequest;
-  res: ClientResponse;
-  headers: ClientHeaders;
   user: UserInfo;
-  /** Path without the query. */
-  path: string;
   /** The object as it is now (already checked visible). */
   current: KubeObject;
   visible: (o: KubeObject) => boolean;
   kind: FilteredKind;
-  signal: AbortSignal;
 }
-
-/** Namespaces and persistent volumes carry the tenant label that decides who owns them. */
-export const tenantLabelled = (kind: FilteredKind) =>
-  kind.resource === "namespaces" || kind.resource === "persistentvolumes";
 
 function mediaType(v: string | string[] | undefined): string {
   const value = (Array.isArray(v) ? v[0] : v) ?? "application/json";
@@ -86,10 +75,7 @@ export function withPrecondition(contentType: string, body: Buffer, resourceVers
 }
 
 /** Why the changed object breaks a tenancy rule, or undefined when it keeps them. */
-export function ruleBroken(
-  w: Pick<GuardedWrite, "index" | "user" | "current" | "visible" | "kind">,
-  after: KubeObject,
-): string | undefined {
+export function ruleBroken(w: WriteCheck, after: KubeObject): string | undefined {
   const name = w.current.metadata.name;
   const forbidden = (why: string) => `"${name}" is forbidden: User "${w.user.name}" ${why}`;
   if (tenantLabelled(w.kind)) {
@@ -112,32 +98,36 @@ export function ruleBroken(
   return violation ? forbidden(`${violation} through a tenant grant`) : undefined;
 }
 
-/** Checks the change as a dry run, then writes exactly it; answers the client either way. */
-export async function guardedWrite(w: GuardedWrite): Promise<number> {
-  const rawUrl = w.req.url ?? "/";
-  const contentType = mediaType(w.req.headers["content-type"]);
-  const body = await readBody(w.req);
-  // The body is rewritten below: its length is undici's to set.
-  const { "content-length": _length, ...forward }: Record<string, string | string[]> = w.headers.forward;
-  const headers = w.upstream.withCredential(forward);
-  const send = (path: string, data: Buffer | string) =>
-    answerWhole(w.upstream.pool, {
-      method: w.req.method as "PUT",
-      path,
-      headers,
-      body: data,
-      signal: w.signal,
-      headersTimeout: 30_000,
-      bodyTimeout: 30_000,
-    });
+/**
+ * Checks the change as a dry run, then writes exactly it; answers the client either way. The path is
+ * the client's as it sent it: the decoded name, re-joined, could carry a '?' that would move the
+ * gateway's own query (its dryRun) into the name.
+ */
+export async function guardedWrite(
+  ctx: RequestContext & { tenancy: { index: TenancyIndex } },
+  check: Pick<WriteCheck, "current" | "visible" | "kind">,
+): Promise<number> {
+  const { req } = ctx;
+  const rawUrl = req.url ?? "/";
+  const path = rawPath(req);
+  const body = await readBody(req);
+  const send = (target: string, data: string) =>
+    ctx.upstream.whole("gateway", { path: target, body: data, clientHeaders: true });
 
   // The dry run and the write carry the same bytes: what is checked is exactly what is written.
-  const bound = withPrecondition(contentType, body, w.current.metadata.resourceVersion ?? "");
-  const dry = await send(withQuery(w.path, rawUrl, { dryRun: "All" }), bound);
-  if (dry.code < 200 || dry.code >= 300) return relay(w.res, dry);
-  const broken = ruleBroken(w, JSON.parse(dry.text) as KubeObject);
-  if (broken) throw new StatusError(status(403, broken));
-  return relay(w.res, await send(withQuery(w.path, rawUrl), bound));
+  const bound = withPrecondition(
+    mediaType(req.headers["content-type"]),
+    body,
+    check.current.metadata.resourceVersion ?? "",
+  );
+  const dry = await send(withQuery(path, rawUrl, { dryRun: "All" }), bound);
+  if (dry.code < 200 || dry.code >= 300) return sendAnswer(ctx.res, dry);
+  const broken = ruleBroken(
+    { ...check, index: ctx.tenancy.index, user: ctx.user },
+    JSON.parse(dry.text) as KubeObject,
+  );
+  if (broken) throw new StatusError(status(403, broken), "KUBEGATE_TENANCY_RULE");
+  return sendAnswer(ctx.res, await send(withQuery(path, rawUrl), bound));
 }
 
 /**
@@ -145,11 +135,10 @@ export async function guardedWrite(w: GuardedWrite): Promise<number> {
  * on the uid and resourceVersion that were checked, so a recreated or changed object is never the one
  * deleted (409 instead).
  */
-export async function guardedDelete(
-  w: Pick<GuardedWrite, "upstream" | "req" | "res" | "headers" | "path" | "current" | "signal">,
-): Promise<number> {
-  const body = await readBody(w.req);
-  const type = mediaType(w.req.headers["content-type"]);
+export async function guardedDelete(ctx: RequestContext, current: KubeObject): Promise<number> {
+  const { req } = ctx;
+  const body = await readBody(req);
+  const type = mediaType(req.headers["content-type"]);
   let options: Record<string, unknown> = {};
   if (body.length > 0) {
     if (!type.endsWith("json"))
@@ -158,28 +147,19 @@ export async function guardedDelete(
       );
     options = parseObject(body.toString("utf8"), false);
   }
-  const { uid, resourceVersion } = w.current.metadata as { uid?: string; resourceVersion?: string };
+  const { uid, resourceVersion } = current.metadata as { uid?: string; resourceVersion?: string };
   const data = JSON.stringify({
     apiVersion: "v1",
     kind: "DeleteOptions",
     ...options,
     preconditions: { uid, resourceVersion },
   });
-  const {
-    "content-length": _length,
-    "content-type": _type,
-    ...forward
-  }: Record<string, string | string[]> = w.headers.forward;
-  return relay(
-    w.res,
-    await answerWhole(w.upstream.pool, {
-      method: "DELETE",
-      path: withQuery(w.path, w.req.url ?? "/"),
-      headers: w.upstream.withCredential({ ...forward, "content-type": "application/json" }),
-      body: data,
-      signal: w.signal,
-      headersTimeout: 30_000,
-      bodyTimeout: 30_000,
-    }),
-  );
+  const answer = await ctx.upstream.whole("gateway", {
+    method: "DELETE",
+    path: withQuery(rawPath(req), req.url ?? "/"),
+    body: data,
+    contentType: "application/json",
+    clientHeaders: true,
+  });
+  return sendAnswer(ctx.res, answer);
 }

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { thrownCode } from "../../test/support/status-code.ts";
+import { thrownCode } from "../../../test/support/status-code.ts";
 import { ContinueTokens } from "./continue-token.ts";
-import { pagedList } from "./filtered-list.ts";
+import { pagedList } from "./paged-list.ts";
 
 const code = thrownCode;
 

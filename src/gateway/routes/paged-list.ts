@@ -2,7 +2,7 @@
 // the gateway's identity and filtered; the client's page is filled up to its limit from as many
 // upstream pages as needed (within a budget), so page boundaries say nothing about how many invisible
 // objects lie between visible ones. Where the gateway stops is sealed into its own continue token.
-import type { KubeObject } from "../kube/informer.ts";
+import type { KubeObject } from "../../kube/informer.ts";
 import type { ContinueTokens, PageState } from "./continue-token.ts";
 
 /** Upstream items read per call: a tenant's page of 1 must not cost one round trip per object. */

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { parseRequestInfo } from "../kube/request-info.ts";
-import { StatusError } from "../status/status.ts";
+import { parseRequestInfo } from "../../kube/request-info.ts";
+import { StatusError } from "../../status/status.ts";
 import { operationOf } from "./access-review.ts";
 import { chooseTenant, labelled } from "./namespace-create.ts";
 import { namespacesIn, podListNode } from "./node-routes.ts";

@@ -14,10 +14,10 @@
 // Consistency: like any list served from the apiserver's watch cache with resourceVersion=0, the answer
 // is as fresh as the last watch event, typically milliseconds behind etcd; the resourceVersion in the
 // answer is the one the store reflects, so a watch started from it misses nothing.
-import type { KubeObject } from "../kube/informer.ts";
-import { age, NAMESPACE_COLUMNS, partialObjectMetadata } from "../kube/table.ts";
-import { type FieldSelector, parseFieldSelector } from "../selectors/fields.ts";
-import { type LabelSelector, parseLabelSelector } from "../selectors/labels.ts";
+import type { KubeObject } from "../../kube/informer.ts";
+import { age, NAMESPACE_COLUMNS, partialObjectMetadata } from "../../kube/table.ts";
+import { type FieldSelector, parseFieldSelector } from "../../selectors/fields.ts";
+import { type LabelSelector, parseLabelSelector } from "../../selectors/labels.ts";
 import { EventBytes, type EventSink, eventSink, type WatchResponse } from "./watch-sink.ts";
 
 /** What the index's informer holds: every namespace, and the resourceVersion it is current at. */

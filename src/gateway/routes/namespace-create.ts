@@ -11,15 +11,14 @@
 // user's tenant (issue #17, item 4). What the new namespace may carry is the write policy's to say
 // (tenancy/write-policy.ts): no reserved labels or annotations, no ownerReferences, no finalizers.
 import { parse as parseYaml } from "yaml";
-import type { UserInfo } from "../authn/user.ts";
-import type { KubeObject } from "../kube/informer.ts";
-import { isClusterScopedTarget } from "../kube/request-info.ts";
-import { FILTERED_KINDS, type FilteredKind } from "../resources/kinds.ts";
-import { badRequest, forbidden, StatusError } from "../status/status.ts";
-import { type OwnKeys, writeViolation } from "../tenancy/write-policy.ts";
-import { awaitIndex, ignored, type TenancyContext } from "./filter.ts";
-import type { Route, RouteRequest } from "./route.ts";
-import { asGateway, readBody, relay, withQuery } from "./upstream-call.ts";
+import type { KubeObject } from "../../kube/informer.ts";
+import { isClusterScopedTarget, type RequestInfo } from "../../kube/request-info.ts";
+import { FILTERED_KINDS, type FilteredKind } from "../../resources/kinds.ts";
+import { badRequest, forbidden, StatusError } from "../../status/status.ts";
+import { type OwnKeys, writeViolation } from "../../tenancy/write-policy.ts";
+import { sendAnswer } from "../respond.ts";
+import type { TenantRequest } from "../types.ts";
+import { readBody, tenancyRoute, withQuery } from "./tenancy.ts";
 
 const APPLY_PATCH = "application/apply-patch+yaml";
 
@@ -27,13 +26,12 @@ interface NamespaceBody extends KubeObject {
   metadata: KubeObject["metadata"] & Record<string, unknown>;
 }
 
-function contentType(r: RouteRequest): string {
+function contentType(r: TenantRequest): string {
   const v = r.req.headers["content-type"];
   return (Array.isArray(v) ? v[0] : v) ?? "application/json";
 }
 
-function isNamespacesRequest(r: RouteRequest): boolean {
-  const { info } = r;
+function isNamespacesRequest(info: RequestInfo): boolean {
   return (
     info.isResourceRequest &&
     info.apiGroup === "" &&
@@ -87,43 +85,44 @@ function checkPolicy(ns: NamespaceBody, user: string, own: OwnKeys): void {
   if (violation)
     throw forbidden(
       `namespaces "${ns.metadata.name}" is forbidden: User "${user}" ${violation} on a namespace of their tenant`,
+      "KUBEGATE_TENANCY_RULE",
     );
 }
 
-function ownedBy(t: TenancyContext, user: UserInfo): string[] {
-  return ignored(t, user) ? [] : t.index.ownedTenants(user);
-}
-
 /** POST /api/v1/namespaces by a tenant owner. */
-async function create(r: RouteRequest, owned: string[]): Promise<number> {
-  const { tenancy: t, upstream, req } = r;
+async function create(r: TenantRequest, owned: string[]): Promise<number> {
+  const { tenancy: t, req } = r;
   const body = await readBody(req);
   const url = req.url ?? "/";
   // The apiserver decodes whatever the client sent (protobuf, YAML, JSON) and validates it.
-  const dry = await asGateway(upstream, "POST", withQuery("/api/v1/namespaces", url, { dryRun: "All" }), {
+  const dry = await r.upstream.whole("gateway", {
+    method: "POST",
+    path: withQuery("/api/v1/namespaces", url, { dryRun: "All" }),
     contentType: contentType(r),
-    data: body,
+    body,
   });
-  if (dry.code !== 200 && dry.code !== 201) return relay(r.res, dry);
+  if (dry.code !== 200 && dry.code !== 201) return sendAnswer(r.res, dry);
   const ns = JSON.parse(dry.text) as NamespaceBody;
   const label = t.index.options.tenantLabel;
   const tenant = chooseTenant(owned, ns.metadata.labels?.[label], label, r.user.name);
   checkPolicy(ns, r.user.name, t.index.options);
-  const made = await asGateway(upstream, "POST", withQuery("/api/v1/namespaces", url), {
+  const made = await r.upstream.whole("gateway", {
+    method: "POST",
+    path: withQuery("/api/v1/namespaces", url),
     contentType: "application/json",
-    data: JSON.stringify(labelled(ns, label, tenant)),
+    body: JSON.stringify(labelled(ns, label, tenant)),
   });
-  return relay(r.res, made);
+  return sendAnswer(r.res, made);
 }
 
 /**
  * Server-side apply of a namespace that does not exist yet, as a create: undefined when it exists
  * (then it is changed as any other object is: the filter or the user's RBAC decides).
  */
-async function apply(r: RouteRequest, owned: string[]): Promise<number | undefined> {
-  const { tenancy: t, upstream, req, info } = r;
+async function apply(r: TenantRequest, owned: string[]): Promise<number | undefined> {
+  const { tenancy: t, req, info } = r;
   const path = `/api/v1/namespaces/${encodeURIComponent(info.name)}`;
-  const current = await asGateway(upstream, "GET", path);
+  const current = await r.upstream.whole("gateway", { method: "GET", path });
   if (current.code !== 404) return undefined;
   let ns: NamespaceBody;
   try {
@@ -148,28 +147,28 @@ async function apply(r: RouteRequest, owned: string[]): Promise<number | undefin
   }
   const target = `/api/v1/namespaces${query.size ? `?${query}` : ""}`;
   const body = JSON.stringify(labelled(ns, label, tenant));
-  const dry = await asGateway(upstream, "POST", withQuery("/api/v1/namespaces", target, { dryRun: "All" }), {
-    contentType: "application/json",
-    data: body,
-  });
-  if (dry.code !== 200 && dry.code !== 201) return relay(r.res, dry);
+  const post = (path: string) =>
+    r.upstream.whole("gateway", { method: "POST", path, contentType: "application/json", body });
+  const dry = await post(withQuery("/api/v1/namespaces", target, { dryRun: "All" }));
+  if (dry.code !== 200 && dry.code !== 201) return sendAnswer(r.res, dry);
   checkPolicy(JSON.parse(dry.text) as NamespaceBody, r.user.name, t.index.options);
   // A POST, not an apply: if the name was taken since the check, this is a 409 and nothing changes.
-  return relay(
-    r.res,
-    await asGateway(upstream, "POST", target, { contentType: "application/json", data: body }),
-  );
+  return sendAnswer(r.res, await post(target));
 }
 
-/** The pipeline step: creation of a namespace by a tenant owner, in the owner's tenant. */
-export const namespaceCreation: Route = async (r) => {
-  if (!isNamespacesRequest(r)) return undefined;
-  const creating = r.info.verb === "create" && r.info.name === "";
-  const applying =
-    r.info.verb === "patch" && r.info.name !== "" && contentType(r).split(";")[0]?.trim() === APPLY_PATCH;
-  if (!creating && !applying) return undefined;
-  await awaitIndex(r.tenancy);
-  const owned = ownedBy(r.tenancy, r.user);
-  if (owned.length === 0) return undefined;
-  return creating ? create(r, owned) : apply(r, owned);
-};
+/** POST /api/v1/namespaces, or a server-side apply of one namespace, by a tenant owner. */
+export const namespaceCreation = tenancyRoute({
+  name: "namespace-create",
+  match: (info) => {
+    if (!isNamespacesRequest(info)) return undefined;
+    if (info.verb === "create" && info.name === "") return "create" as const;
+    return info.verb === "patch" && info.name !== "" ? ("apply" as const) : undefined;
+  },
+  async handle(r, how) {
+    // Only a server-side apply may create; other patches change an existing namespace.
+    if (how === "apply" && contentType(r).split(";")[0]?.trim() !== APPLY_PATCH) return undefined;
+    const owned = r.tenancy.index.ownedTenants(r.user);
+    if (owned.length === 0) return undefined;
+    return how === "create" ? create(r, owned) : apply(r, owned);
+  },
+});

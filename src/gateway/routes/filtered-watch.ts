@@ -1,0 +1,59 @@
+// A watch of a filtered kind, event by event: namespaces from the index's informer (one upstream watch
+// for every tenant), the other kinds from an upstream watch as the gateway, filtered line by line.
+import { sendJson, startStream } from "../respond.ts";
+import type { TenantRequest } from "../types.ts";
+import { serveNamespaceWatch } from "./cached-list.ts";
+import { WatchLineFilter } from "./filter-body.ts";
+import { filteredTarget } from "./filtered.ts";
+import { jsonAccept, parseJson, queryOf, REQUEST_ERRORS, rbacAllows, tenancyRoute } from "./tenancy.ts";
+import type { WatchResponse } from "./watch-sink.ts";
+
+export const filteredWatch = tenancyRoute({
+  name: "filtered-watch",
+  match: (info) => filteredTarget(info, ["watch"]),
+  async handle(ctx: TenantRequest, kind) {
+    const { tenancy: t, user, res } = ctx;
+    if (await rbacAllows(t, user, kind, "watch", "")) return ctx.upstream.passthrough();
+    const { granted, visible } = t.index.visibility(user, kind, "List");
+    if (!granted) return ctx.upstream.passthrough();
+    if (kind.resource === "namespaces") {
+      const served = serveNamespaceWatch(
+        {
+          snapshot: t.index.namespaceSnapshot(),
+          resourceVersion: () => t.index.namespaceSnapshot().resourceVersion,
+          subscribe: (handler) => t.index.onNamespaceEvent(handler),
+        },
+        visible,
+        queryOf(ctx.req),
+        ctx.headers.forward.accept,
+        res as unknown as WatchResponse,
+      );
+      if (served) return served;
+    }
+    // A watch holds its upstream connection for as long as it lasts: the streams pool, never the capped one.
+    const up = await ctx.upstream.stream("gateway", {
+      method: "GET",
+      accept: jsonAccept(ctx.headers.forward.accept),
+      longRunning: true,
+    });
+    if (up.code !== 200) {
+      const text = await up.text().catch(() => "");
+      if (REQUEST_ERRORS.has(up.code)) return sendJson(res, up.code, parseJson(text));
+      return ctx.upstream.passthrough();
+    }
+    startStream(res, up.contentType);
+    const lines = new WatchLineFilter(visible);
+    try {
+      for await (const chunk of up.body) {
+        for (const line of lines.push(chunk)) {
+          if (!(res as import("node:http").ServerResponse).write(line))
+            await new Promise((r) => res.once("drain", r));
+        }
+      }
+    } catch {
+      // Client gone or upstream closed mid-stream.
+    }
+    res.end();
+    return 200;
+  },
+});
