@@ -175,16 +175,20 @@ describe("tenancy: namespaces through the gateway", () => {
     watcher.stdout.on("data", (d) => {
       seen += d;
     });
+    const until = async (what: string) => {
+      const t0 = Date.now();
+      while (!seen.includes(what) && Date.now() - t0 < 10_000) await new Promise((r) => setTimeout(r, 25));
+    };
     try {
-      await new Promise((r) => setTimeout(r, 1500));
+      // The watch is running once its initial list has been printed.
+      await until("tn-oil-dev");
       await ok(admin("create", "namespace", "tn-gas-late"));
       await ok(admin("label", "namespace", "tn-gas-late", "kubegate.dev/tenant=gas"));
       await ok(admin("create", "namespace", "tn-oil-late"));
       await ok(admin("label", "namespace", "tn-oil-late", "kubegate.dev/tenant=oil"));
-      const t0 = Date.now();
-      while (!seen.includes("tn-oil-late") && Date.now() - t0 < 10_000)
-        await new Promise((r) => setTimeout(r, 50));
-      await new Promise((r) => setTimeout(r, 300));
+      // Events come in resourceVersion order: once the later oil namespace is shown, a leaked event of
+      // the earlier gas one would already be there. No sleep needed for the absence check.
+      await until("tn-oil-late");
       assert.match(seen, /namespace\/tn-oil-dev/);
       assert.match(seen, /namespace\/tn-oil-late/);
       assert.doesNotMatch(seen, /tn-gas|kube-system|default/);
