@@ -4,7 +4,7 @@ import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { down, up } from "../src/devcluster/cluster.ts";
-import { CLUSTER_DIR_ENV } from "./cluster/harness.ts";
+import { CLUSTER_DIR_ENV, wantNode } from "./cluster/harness.ts";
 import { ensureSystemCommands } from "./support/system-packages.ts";
 
 let dir: string | undefined;
@@ -12,7 +12,12 @@ let dir: string | undefined;
 export async function globalSetup(): Promise<void> {
   ensureSystemCommands();
   dir = await mkdtemp(join(tmpdir(), "kubegate-e2e-"));
-  const info = await up({ dir });
+  // A real node when this machine can run one (root, containerd): exec, logs and port-forward tests
+  // need it; without one they skip with the reason printed here and in their summary.
+  const noNode = wantNode();
+  if (noNode)
+    process.stderr.write(`# e2e: no node in the test cluster (${noNode}): the real-node tests skip\n`);
+  const info = await up({ dir, node: noNode === undefined });
   process.env[CLUSTER_DIR_ENV] = info.dir;
 }
 

@@ -1,35 +1,19 @@
-import { spawn } from "node:child_process";
-import { existsSync, openSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
-import { request } from "node:https";
 import { join, resolve } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { createCA, createClientCert, createServerCert, type SigningCA } from "../pki/certificates.ts";
 import { writeOutputs } from "../pki/files.ts";
 import { generateKeyPair, privateKeyToPem, publicKeyToPem } from "../pki/keys.ts";
 import { renderKubeconfig } from "../pki/kubeconfig.ts";
 import { ClusterSetupError, ensureBinaries } from "./build.ts";
+import type { ClusterInfo } from "./cluster-info.ts";
+import { startNode, stopNode } from "./node.ts";
 import { freePort, portIsFree } from "./ports.ts";
+import { alive, httpOk, httpsOk, startDetached, stopProcess, waitFor } from "./processes.ts";
 import { ETCD_VERSION, KUBERNETES_VERSION } from "./versions.ts";
 
-/** Everything a test or a person needs to reach the cluster; written to DIR/cluster.json. */
-export interface ClusterInfo {
-  dir: string;
-  server: string;
-  versions: { kubernetes: string; etcd: string };
-  ports: { apiserver: number; etcd: number; etcdPeer: number };
-  pids: { etcd: number; apiserver: number };
-  adminKubeconfig: string;
-  /** Cluster CA: signs the apiserver's serving certificate and every client certificate it accepts. */
-  ca: { cert: string; key: string };
-  /** Front-proxy (request-header) CA and the aggregator's client certificate (CN front-proxy-client). */
-  frontProxyCa: { cert: string; key: string };
-  frontProxyClient: { cert: string; key: string };
-  serving: { cert: string; key: string };
-  admin: { cert: string; key: string };
-  serviceAccount: { key: string; pub: string; issuer: string };
-  logs: { etcd: string; apiserver: string };
-}
+export type { ClusterInfo };
+export { alive, httpOk, httpsOk, startDetached, stopProcess, waitFor };
 
 export interface UpOptions {
   dir: string;
@@ -38,6 +22,8 @@ export interface UpOptions {
   readyTimeoutMs?: number;
   /** Extra kube-apiserver flags (feature gates, admission configuration, ...). */
   apiserverArgs?: readonly string[];
+  /** Also start a real node (containerd, kubelet, scheduler, controller manager): see node.ts. */
+  node?: boolean;
   log?: (line: string) => void;
 }
 
@@ -55,21 +41,6 @@ export async function readClusterInfo(dir: string): Promise<ClusterInfo> {
   return JSON.parse(await readFile(file, "utf8")) as ClusterInfo;
 }
 
-export function alive(pid: number | undefined): boolean {
-  if (!pid) return false;
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  // A zombie still answers signal 0; it is gone for our purposes.
-  try {
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
-  } catch {
-    return true;
-  }
-}
-
 async function portOrFree(port: number | undefined, flag: string): Promise<number> {
   if (port === undefined) return freePort();
   if (!(await portIsFree(port))) {
@@ -78,14 +49,6 @@ async function portOrFree(port: number | undefined, flag: string): Promise<numbe
     );
   }
   return port;
-}
-
-function tail(file: string, lines = 20): string {
-  try {
-    return readFileSync(file, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
-  } catch {
-    return "(no log)";
-  }
 }
 
 interface Pki {
@@ -104,6 +67,10 @@ async function makePki(dir: string, server: string): Promise<Pki> {
   });
   const frontProxyClient = await createClientCert(frontProxyCa, { cn: FRONT_PROXY_CLIENT_CN });
   const admin = await createClientCert(ca, { cn: ADMIN_USER, organizations: ["system:masters"] });
+  const kubeletClient = await createClientCert(ca, {
+    cn: "kube-apiserver-kubelet-client",
+    organizations: ["system:masters"],
+  });
   const saKeys = await generateKeyPair();
   const pair = (name: string, c: { certPem: string; keyPem: string } | SigningCA) => [
     { path: at(`${name}.crt`), content: c.certPem, secret: false },
@@ -116,6 +83,7 @@ async function makePki(dir: string, server: string): Promise<Pki> {
       ...pair("apiserver", serving),
       ...pair("front-proxy-client", frontProxyClient),
       ...pair("admin", admin),
+      ...pair("kubelet-client", kubeletClient),
       { path: at("sa.key"), content: await privateKeyToPem(saKeys.privateKey), secret: true },
       { path: at("sa.pub"), content: await publicKeyToPem(saKeys.publicKey), secret: false },
     ],
@@ -148,56 +116,10 @@ async function makePki(dir: string, server: string): Promise<Pki> {
       frontProxyClient: files("front-proxy-client"),
       serving: files("apiserver"),
       admin: files("admin"),
+      kubeletClient: files("kubelet-client"),
       serviceAccount: { key: at("sa.key"), pub: at("sa.pub"), issuer: SERVICE_ACCOUNT_ISSUER },
     },
   };
-}
-
-/** Starts a process in its own process group, logging to a file, so it outlives `cluster up`. */
-export function startDetached(binary: string, args: string[], logFile: string): number {
-  const fd = openSync(logFile, "a");
-  const child = spawn(binary, args, { detached: true, stdio: ["ignore", fd, fd] });
-  child.unref();
-  if (!child.pid) throw new ClusterSetupError(`could not start ${binary}`);
-  return child.pid;
-}
-
-export async function waitFor(
-  what: string,
-  check: () => Promise<boolean>,
-  pid: number,
-  logFile: string,
-  deadline: number,
-): Promise<void> {
-  while (Date.now() < deadline) {
-    if (!alive(pid)) {
-      throw new ClusterSetupError(
-        `${what} exited during start-up. Last log lines (${logFile}):\n${tail(logFile)}`,
-      );
-    }
-    if (await check().catch(() => false)) return;
-    await sleep(200);
-  }
-  throw new ClusterSetupError(
-    `${what} was not ready in time. Last log lines (${logFile}):\n${tail(logFile)}`,
-  );
-}
-
-export function httpsOk(url: string, ca: string, cert: string, key: string): Promise<boolean> {
-  return new Promise((resolveOk) => {
-    const req = request(url, { ca, cert, key, timeout: 2000 }, (res) => {
-      res.resume();
-      resolveOk(res.statusCode === 200);
-    });
-    req.on("timeout", () => req.destroy());
-    req.on("error", () => resolveOk(false));
-    req.end();
-  });
-}
-
-export async function httpOk(url: string): Promise<boolean> {
-  const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
-  return res.ok;
 }
 
 /**
@@ -286,6 +208,12 @@ export async function up(options: UpOptions): Promise<ClusterInfo> {
         "--requestheader-extra-headers-prefix=X-Remote-Extra-",
         `--proxy-client-cert-file=${files.frontProxyClient.cert}`,
         `--proxy-client-key-file=${files.frontProxyClient.key}`,
+        // kubelets: a client certificate of the apiserver's own, kubelet serving certificates from the
+        // cluster CA, reached at the node's InternalIP (its name resolves to nothing useful here).
+        `--kubelet-client-certificate=${files.kubeletClient.cert}`,
+        `--kubelet-client-key=${files.kubeletClient.key}`,
+        `--kubelet-certificate-authority=${files.ca.cert}`,
+        "--kubelet-preferred-address-types=InternalIP",
         "--profiling=false",
         "--v=1",
         ...(options.apiserverArgs ?? []),
@@ -310,34 +238,24 @@ export async function up(options: UpOptions): Promise<ClusterInfo> {
     throw err;
   }
   log(`cluster ready at ${server} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  return info();
-}
-
-export async function stopProcess(pid: number, graceMs: number): Promise<void> {
-  if (!alive(pid)) return;
-  const signal = (sig: NodeJS.Signals) => {
-    try {
-      // Negative pid: the whole process group started for it.
-      process.kill(-pid, sig);
-    } catch {
-      try {
-        process.kill(pid, sig);
-      } catch {
-        /* already gone */
-      }
-    }
-  };
-  signal("SIGTERM");
-  const deadline = Date.now() + graceMs;
-  while (alive(pid) && Date.now() < deadline) await sleep(50);
-  if (alive(pid)) signal("SIGKILL");
-  while (alive(pid)) await sleep(20);
+  if (!options.node) return info();
+  try {
+    const node = await startNode(info(), { log });
+    const withNode = { ...info(), node: { name: node.name, ip: node.ip } };
+    await writeFile(clusterFile(dir), `${JSON.stringify(withNode, null, 2)}\n`);
+    return withNode;
+  } catch (err) {
+    await down(dir).catch(() => undefined);
+    throw err;
+  }
 }
 
 /** Stops the cluster recorded in DIR/cluster.json; no process is left behind. Idempotent. */
 export async function down(dir: string): Promise<void> {
   if (!existsSync(clusterFile(dir))) return;
   const info = await readClusterInfo(dir);
+  // The node first: its pods are deleted through the apiserver while it still answers.
+  await stopNode(info);
   await stopProcess(info.pids.apiserver, 5000);
   await stopProcess(info.pids.etcd, 5000);
   await rm(join(resolve(dir), "etcd-data"), { recursive: true, force: true });

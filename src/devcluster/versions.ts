@@ -10,18 +10,47 @@ export const ETCD_VERSION = "v3.5.21";
 const [major, minor] = KUBERNETES_VERSION.slice(1).split(".");
 const versionPkg = "k8s.io/component-base/version";
 
-/** What is built; `ldflags` stamp the version a `make` build would, so /version and kubectl see it. */
+const stamped = [
+  `-X ${versionPkg}.gitVersion=${KUBERNETES_VERSION}`,
+  `-X ${versionPkg}.gitMajor=${major}`,
+  `-X ${versionPkg}.gitMinor=${minor}`,
+  `-X ${versionPkg}.gitTreeState=clean`,
+];
+
+/**
+ * What is built; `ldflags` stamp the version a `make` build would, so /version and kubectl see it.
+ * "control": every cluster; "node": only a cluster started with a node (kubelet and the two
+ * controllers that make pods run: the scheduler binds them, the controller manager makes the
+ * default service accounts and their tokens).
+ */
 export const BINARIES = [
   {
     name: "kube-apiserver",
     pkg: "k8s.io/kubernetes/cmd/kube-apiserver",
     version: KUBERNETES_VERSION,
-    ldflags: [
-      `-X ${versionPkg}.gitVersion=${KUBERNETES_VERSION}`,
-      `-X ${versionPkg}.gitMajor=${major}`,
-      `-X ${versionPkg}.gitMinor=${minor}`,
-      `-X ${versionPkg}.gitTreeState=clean`,
-    ],
+    ldflags: stamped,
+    role: "control",
   },
-  { name: "etcd", pkg: "go.etcd.io/etcd/server/v3", version: ETCD_VERSION, ldflags: [] },
+  { name: "etcd", pkg: "go.etcd.io/etcd/server/v3", version: ETCD_VERSION, ldflags: [], role: "control" },
+  {
+    name: "kubelet",
+    pkg: "k8s.io/kubernetes/cmd/kubelet",
+    version: KUBERNETES_VERSION,
+    ldflags: stamped,
+    role: "node",
+  },
+  {
+    name: "kube-scheduler",
+    pkg: "k8s.io/kubernetes/cmd/kube-scheduler",
+    version: KUBERNETES_VERSION,
+    ldflags: stamped,
+    role: "node",
+  },
+  {
+    name: "kube-controller-manager",
+    pkg: "k8s.io/kubernetes/cmd/kube-controller-manager",
+    version: KUBERNETES_VERSION,
+    ldflags: stamped,
+    role: "node",
+  },
 ] as const;

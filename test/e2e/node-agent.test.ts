@@ -20,8 +20,8 @@ const skip =
     ? "network namespaces need Linux"
     : process.getuid?.() !== 0
       ? "network namespaces and iptables need root"
-      : missingCommands().length > 0
-        ? `${missingCommands().join(" and ")} not installed (the e2e setup installs them as root with apt-get)`
+      : missingCommands(["iptables", "ip"]).length > 0
+        ? `${missingCommands(["iptables", "ip"]).join(" and ")} not installed (the e2e setup installs them as root with apt-get)`
         : false;
 
 const cluster = skip ? undefined : await useCluster();

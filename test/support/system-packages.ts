@@ -1,4 +1,5 @@
-// The Debian packages some e2e tests drive for real (iptables and iproute2 for the node agent). The
+// The Debian packages some e2e tests drive for real (iptables and iproute2 for the node agent,
+// containerd, runc, the CNI plugins and busybox-static for the test cluster's node). The
 // README's `npm test` must pass on a fresh machine by itself, so the global setup installs what is
 // missing when it can (root with apt-get, as on this project's machines); where it cannot, the tests
 // that need a package skip with a one-line reason (`missingCommands`), never fail and never pass silently.
@@ -7,9 +8,18 @@ import { existsSync } from "node:fs";
 import { delimiter, join } from "node:path";
 
 /** Commands the e2e suite runs, and the Debian package that brings each. */
-export const SYSTEM_COMMANDS: Readonly<Record<string, string>> = { iptables: "iptables", ip: "iproute2" };
+export const SYSTEM_COMMANDS: Readonly<Record<string, string>> = {
+  iptables: "iptables",
+  ip: "iproute2",
+  // The test cluster's node (src/devcluster/node.ts): the runtime, the pod network, the test image.
+  containerd: "containerd",
+  runc: "runc",
+  bridge: "containernetworking-plugins",
+  busybox: "busybox-static",
+};
 
-const SEARCH = ["/usr/sbin", "/sbin", "/usr/bin", "/bin"];
+/** Debian's CNI plugins live in /usr/lib/cni, not on PATH. */
+const SEARCH = ["/usr/sbin", "/sbin", "/usr/bin", "/bin", "/usr/lib/cni"];
 
 export function hasCommand(name: string, path = process.env.PATH ?? ""): boolean {
   return [...path.split(delimiter), ...SEARCH].some((dir) => dir && existsSync(join(dir, name)));
