@@ -12,7 +12,7 @@ import { createClientCert, loadCA } from "../../src/pki/certificates.ts";
 import { useCluster } from "../cluster/harness.ts";
 import { startKubegate } from "../support/gateway-process.ts";
 import { prepareGatewayEnv } from "./gateway-env.ts";
-import { kubectl, kubegate, ok, type RunResult } from "./run.ts";
+import { defaultServiceAccount, kubectl, kubegate, ok, type RunResult } from "./run.ts";
 import { makeUserKubeconfig } from "./users.ts";
 
 // A healthy kubegate deployment as doctor expects it (the deploy manifests' names), with the servers
@@ -167,13 +167,10 @@ after(async () => {
   await admin("delete", "-f", at("reader.yaml"), "--ignore-not-found");
 });
 
-// Pods can be created in the dry-run namespace once its "default" ServiceAccount exists (no
-// controller-manager runs in the test cluster).
-await writeFile(
-  at("dry.yaml"),
-  `{ apiVersion: v1, kind: List, items: [{ apiVersion: v1, kind: Namespace, metadata: { name: doctor-dry } }, { apiVersion: v1, kind: ServiceAccount, metadata: { name: default, namespace: doctor-dry } }] }`,
-);
+// Pods can be created in the dry-run namespace once its "default" ServiceAccount exists.
+await writeFile(at("dry.yaml"), "{ apiVersion: v1, kind: Namespace, metadata: { name: doctor-dry } }");
 await ok(admin("apply", "-f", at("dry.yaml")));
+await defaultServiceAccount(cluster.adminKubeconfig, "doctor-dry");
 
 const alice = await makeUserKubeconfig({
   dir,

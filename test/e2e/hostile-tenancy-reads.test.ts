@@ -10,7 +10,7 @@ import { Agent, request } from "undici";
 import { startGatewayProcess } from "../support/gateway-process.ts";
 import { rawRequest } from "../support/https-client.ts";
 import { applyYaml, gatewayArgs, gatewayUser, prepareTenancyEnv } from "./gateway-env.ts";
-import { kubectl, ok } from "./run.ts";
+import { defaultServiceAccount, kubectl, ok } from "./run.ts";
 
 const { cluster, env, admin, pem } = await prepareTenancyEnv();
 
@@ -54,8 +54,8 @@ spec:
   `{ apiVersion: tenancy.kubegate.dev/v1beta1, kind: Tenant, metadata: { name: rb }, spec: { owners: [{ kind: User, name: ra-bert }] } }`,
 ];
 await applyYaml(cluster, env.dir, "ra.yaml", docs.join("\n---\n"));
-// Pods on ra-node-1 in alice's namespace and in the victim's (no controller-manager: "default" by hand).
-for (const ns of ["ra-1", "rb-secret-1"]) await ok(admin("create", "serviceaccount", "default", "-n", ns));
+// Pods on ra-node-1 in alice's namespace and in the victim's.
+for (const ns of ["ra-1", "rb-secret-1"]) await defaultServiceAccount(cluster.adminKubeconfig, ns);
 await applyYaml(
   cluster,
   env.dir,

@@ -53,3 +53,13 @@ export async function ok(p: Promise<RunResult>): Promise<string> {
   if (r.code !== 0) throw new Error(`command failed (${r.code}): ${r.stderr}`);
   return r.stdout;
 }
+
+/**
+ * A namespace's "default" ServiceAccount, which pods need. With a node, the test cluster's controller
+ * manager makes it (maybe already); without one, nobody does: created here, whichever comes first.
+ */
+export async function defaultServiceAccount(kubeconfig: string, namespace: string): Promise<void> {
+  const r = await kubectl(kubeconfig, "create", "serviceaccount", "default", "-n", namespace);
+  if (r.code !== 0 && !/already exists/.test(r.stderr))
+    throw new Error(`command failed (${r.code}): ${r.stderr}`);
+}

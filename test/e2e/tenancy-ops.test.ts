@@ -14,7 +14,7 @@ import {
   installCrds,
   prepareGatewayEnv,
 } from "./gateway-env.ts";
-import { kubectl, ok } from "./run.ts";
+import { defaultServiceAccount, kubectl, ok } from "./run.ts";
 
 const cluster = await useCluster();
 const env = await prepareGatewayEnv(cluster);
@@ -38,7 +38,7 @@ for (const [ns, tenant] of [
   await ok(admin("create", "namespace", ns as string));
   await ok(admin("label", "namespace", ns as string, `kubegate.dev/tenant=${tenant}`));
   // No controller-manager runs in the test cluster: the ServiceAccount admission plugin needs "default".
-  await ok(admin("create", "serviceaccount", "default", "-n", ns as string));
+  await defaultServiceAccount(cluster.adminKubeconfig, ns as string);
 }
 await apply(
   "to-tenants.yaml",

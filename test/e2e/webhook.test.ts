@@ -10,7 +10,7 @@ import { useCluster } from "../cluster/harness.ts";
 import { startKubegate } from "../support/gateway-process.ts";
 import { rawRequest } from "../support/https-client.ts";
 import { servedFingerprint } from "../support/tls.ts";
-import { kubectl, kubegate, ok } from "./run.ts";
+import { defaultServiceAccount, kubectl, kubegate, ok } from "./run.ts";
 
 const cluster = await useCluster();
 const dir = await mkdtemp(join(tmpdir(), "kubegate-webhook-"));
@@ -61,7 +61,7 @@ await ok(admin("apply", "-f", at("webhook.yaml")));
 for (const ns of ["wh-on", "wh-off"]) {
   await ok(admin("create", "namespace", ns));
   // No controller-manager runs in the test cluster: the ServiceAccount admission plugin needs "default".
-  await ok(admin("create", "serviceaccount", "default", "-n", ns));
+  await defaultServiceAccount(cluster.adminKubeconfig, ns);
 }
 await ok(admin("label", "namespace", "wh-off", "kubegate.dev/inject-apiserver-env=disable"));
 
