@@ -12,7 +12,7 @@ import { rawRequest } from "../support/https-client.ts";
 import { applyYaml, gatewayArgs, gatewayUser, prepareTenancyEnv } from "./gateway-env.ts";
 import { defaultServiceAccount, kubectl, ok } from "./run.ts";
 
-const { cluster, env, admin, pem } = await prepareTenancyEnv();
+const { cluster, env, pem } = await prepareTenancyEnv();
 
 const victims = Array.from({ length: 6 }, (_, i) => `rb-secret-${i}`);
 const docs = [
