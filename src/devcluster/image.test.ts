@@ -22,6 +22,7 @@ describe("test node images", () => {
         { kind: "dir", name: "tmp", mode: 0o1777 },
         { kind: "file", name: "bin/tool", data: Buffer.from("#!/bin/sh\necho hi\n"), mode: 0o755 },
         { kind: "symlink", name: "bin/sh", target: "/bin/tool" },
+        { kind: "file", name: `${"deep/".repeat(30)}file.txt`, data: Buffer.from("deep") },
       ]),
     );
     const listed = spawnSync("tar", ["-tvf", file, "--numeric-owner"], { encoding: "utf8" });
@@ -33,6 +34,12 @@ describe("test node images", () => {
     assert.match(lines[3] ?? "", /^lrwxrwxrwx 0\/0 .* bin\/sh -> \/bin\/tool$/);
     const extracted = spawnSync("tar", ["-xOf", file, "bin/tool"], { encoding: "utf8" });
     assert.equal(extracted.stdout, "#!/bin/sh\necho hi\n");
+    // A path over ustar's 100-byte name field goes through the prefix field.
+    assert.equal(lines[4]?.split(" ").pop(), `${"deep/".repeat(30)}file.txt`);
+    assert.equal(
+      spawnSync("tar", ["-xOf", file, `${"deep/".repeat(30)}file.txt`], { encoding: "utf8" }).stdout,
+      "deep",
+    );
   });
 
   it("a docker-archive names its config by digest and its layer by the diff id in the config", () => {

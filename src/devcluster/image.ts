@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { ClusterSetupError } from "./build.ts";
 
-type Entry =
+export type Entry =
   | { kind: "dir"; name: string; mode?: number }
   | { kind: "file"; name: string; data: Buffer; mode?: number }
   | { kind: "symlink"; name: string; target: string };
@@ -17,12 +17,23 @@ function octal(n: number, width: number): string {
   return `${n.toString(8).padStart(width - 1, "0")}\0`;
 }
 
-/** One 512-byte ustar header; names here are short (< 100 bytes), as the images' paths are. */
+/** ustar's two name fields: up to 155 bytes of directories in `prefix`, the rest (≤ 100) in `name`. */
+function splitName(path: string): { prefix: string; name: string } {
+  if (Buffer.byteLength(path) <= 100) return { prefix: "", name: path };
+  for (let i = path.indexOf("/"); i !== -1; i = path.indexOf("/", i + 1)) {
+    const prefix = path.slice(0, i);
+    const name = path.slice(i + 1);
+    if (Buffer.byteLength(prefix) <= 155 && Buffer.byteLength(name) <= 100 && name) return { prefix, name };
+  }
+  throw new ClusterSetupError(`image path too long for ustar: ${path}`);
+}
+
+/** One 512-byte ustar header. */
 function header(e: Entry, size: number): Buffer {
   const h = Buffer.alloc(512);
-  const name = e.kind === "dir" ? `${e.name}/` : e.name;
-  if (Buffer.byteLength(name) > 100) throw new ClusterSetupError(`image path too long for ustar: ${name}`);
+  const { prefix, name } = splitName(e.kind === "dir" ? `${e.name}/` : e.name);
   h.write(name, 0, 100, "utf8");
+  if (prefix) h.write(prefix, 345, 155, "utf8");
   const mode = e.kind === "symlink" ? 0o777 : (e.mode ?? (e.kind === "dir" ? 0o755 : 0o644));
   h.write(octal(mode, 8), 100);
   h.write(octal(0, 8), 108); // uid root
@@ -31,7 +42,11 @@ function header(e: Entry, size: number): Buffer {
   h.write(octal(0, 12), 136); // mtime: 0, for reproducible layers
   h.write("        ", 148); // checksum field counts as spaces while summing
   h.write(e.kind === "dir" ? "5" : e.kind === "symlink" ? "2" : "0", 156);
-  if (e.kind === "symlink") h.write(e.target, 157, 100, "utf8");
+  if (e.kind === "symlink") {
+    if (Buffer.byteLength(e.target) > 100)
+      throw new ClusterSetupError(`symlink target too long: ${e.target}`);
+    h.write(e.target, 157, 100, "utf8");
+  }
   h.write("ustar\0", 257);
   h.write("00", 263);
   let sum = 0;
@@ -58,6 +73,8 @@ export interface ImageConfig {
   entrypoint?: string[];
   cmd?: string[];
   user?: string;
+  env?: string[];
+  workingDir?: string;
 }
 
 /** A one-layer docker-archive of the given files. */
@@ -69,8 +86,8 @@ export function dockerArchive(layerEntries: readonly Entry[], c: ImageConfig): B
       os: "linux",
       created: "1970-01-01T00:00:00Z",
       config: {
-        Env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
-        WorkingDir: "/",
+        Env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", ...(c.env ?? [])],
+        WorkingDir: c.workingDir ?? "/",
         ...(c.entrypoint ? { Entrypoint: c.entrypoint } : {}),
         ...(c.cmd ? { Cmd: c.cmd } : {}),
         ...(c.user ? { User: c.user } : {}),

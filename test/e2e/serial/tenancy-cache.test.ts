@@ -8,9 +8,9 @@ import { request } from "node:https";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { useCluster } from "../cluster/harness.ts";
-import { startGatewayProcess } from "../support/gateway-process.ts";
-import { rawRequest } from "../support/https-client.ts";
+import { useCluster } from "../../cluster/harness.ts";
+import { startGatewayProcess } from "../../support/gateway-process.ts";
+import { rawRequest } from "../../support/https-client.ts";
 import {
   applyYaml,
   gatewayArgs,
@@ -18,8 +18,8 @@ import {
   grantGatewayTenancy,
   installCrds,
   prepareGatewayEnv,
-} from "./gateway-env.ts";
-import { kubectl, ok } from "./run.ts";
+} from "../gateway-env.ts";
+import { kubectl, ok } from "../run.ts";
 
 const cluster = await useCluster();
 const env = await prepareGatewayEnv(cluster);

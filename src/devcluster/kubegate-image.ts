@@ -1,0 +1,192 @@
+// kubegate's container image without a Docker engine (none runs on these machines): the content the
+// Dockerfile describes, assembled from this checkout and this machine into a docker-archive that
+// containerd imports. Same layout as the Dockerfile's image: /app with package.json, bin/, deploy/,
+// dist/ (tsc, production build) and the production node_modules; Node 24 (the project's own `node`
+// package) as /usr/local/bin/node; `ip` and `iptables` for the node agent; user 65532; the same
+// entrypoint and flags. System files (glibc, the programs' libraries) come from this machine, found by
+// following `ldd`: the image is as Debian bookworm as the machine it was built on.
+import { spawnSync } from "node:child_process";
+import {
+  existsSync,
+  lstatSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  realpathSync,
+  statSync,
+} from "node:fs";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join, relative } from "node:path";
+import { ClusterSetupError } from "./build.ts";
+import { dockerArchive, type Entry } from "./image.ts";
+
+export const KUBEGATE_IMAGE = "docker.io/library/kubegate:dev";
+
+/** What the image's layer holds, keyed by path inside the image (no leading slash). */
+class Layer {
+  readonly entries = new Map<string, Entry>();
+
+  dir(name: string, mode = 0o755): void {
+    const parts = name.split("/").filter(Boolean);
+    for (let i = 1; i <= parts.length; i++) {
+      const path = parts.slice(0, i).join("/");
+      if (!this.entries.has(path))
+        this.entries.set(path, { kind: "dir", name: path, mode: i === parts.length ? mode : 0o755 });
+    }
+  }
+
+  file(name: string, data: Buffer, mode = 0o644): void {
+    this.dir(dirname(name));
+    this.entries.set(name, { kind: "file", name, data, mode });
+  }
+
+  symlink(name: string, target: string): void {
+    this.dir(dirname(name));
+    this.entries.set(name, { kind: "symlink", name, target });
+  }
+
+  /** A host file at the same path, symlinks kept as symlinks (and their targets added). */
+  hostFile(path: string): void {
+    const name = path.replace(/^\//, "");
+    if (this.entries.has(name)) return;
+    const st = lstatSync(path);
+    if (st.isSymbolicLink()) {
+      const target = readlinkSync(path);
+      this.symlink(name, target);
+      this.hostFile(target.startsWith("/") ? target : join(dirname(path), target));
+    } else {
+      this.file(name, readFileSync(path), st.mode & 0o7777);
+    }
+  }
+
+  /** A host tree copied under `to`, skipping what `skip` names (relative paths). */
+  tree(from: string, to: string, skip: (rel: string) => boolean = () => false): void {
+    const walk = (dir: string) => {
+      for (const e of readdirSync(dir, { withFileTypes: true })) {
+        const path = join(dir, e.name);
+        const rel = relative(from, path);
+        if (skip(rel)) continue;
+        const name = join(to, rel);
+        if (e.isSymbolicLink()) this.symlink(name, readlinkSync(path));
+        else if (e.isDirectory()) {
+          this.dir(name);
+          walk(path);
+        } else this.file(name, readFileSync(path), statSync(path).mode & 0o7777);
+      }
+    };
+    this.dir(to);
+    walk(from);
+  }
+
+  /** A program and every shared library it loads, as `ldd` resolves them on this machine. */
+  program(path: string): void {
+    this.hostFile(path);
+    const ldd = spawnSync("ldd", [realpathSync(path)], { encoding: "utf8" });
+    if (ldd.status !== 0) return; // statically linked
+    for (const m of ldd.stdout.matchAll(/(?:=>\s*)?(\/\S+)\s+\(0x/g)) this.hostFile(m[1] as string);
+  }
+}
+
+function run(cmd: string, args: string[], cwd: string): string {
+  const r = spawnSync(cmd, args, { cwd, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+  if (r.status !== 0)
+    throw new ClusterSetupError(
+      `${cmd} ${args.join(" ")} failed: ${(r.stderr || r.stdout || "").trim().slice(-2000)}`,
+    );
+  return r.stdout;
+}
+
+export interface ImageBuild {
+  ref: string;
+  path: string;
+  bytes: number;
+  files: number;
+  seconds: number;
+}
+
+/** Builds the image from the checkout at `repo` into `out` (a docker-archive tarball). */
+export async function buildKubegateImage(
+  repo: string,
+  out: string,
+  log: (line: string) => void = () => undefined,
+): Promise<ImageBuild> {
+  const started = Date.now();
+  const node = join(repo, "node_modules", "node", "bin", "node");
+  if (!existsSync(node)) throw new ClusterSetupError(`${node} is missing: run npm ci first`);
+  const stage = await mkdtemp(join(tmpdir(), "kubegate-image-"));
+  try {
+    log("compiling (tsc -p tsconfig.build.json)");
+    run(
+      join(repo, "node_modules", ".bin", "tsc"),
+      ["-p", "tsconfig.build.json", "--outDir", join(stage, "dist")],
+      repo,
+    );
+    const layer = new Layer();
+    layer.dir("tmp", 0o1777);
+    layer.file(
+      "etc/passwd",
+      Buffer.from(
+        "root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n",
+      ),
+    );
+    layer.file("etc/group", Buffer.from("root:x:0:\nnonroot:x:65532:\n"));
+    layer.dir("home/nonroot");
+    // Node 24: the same binary the npm scripts run on.
+    layer.file("usr/local/bin/node", readFileSync(node), 0o755);
+    layer.program(node);
+    layer.entries.delete(node.replace(/^\//, "")); // copied to /usr/local/bin, not at its checkout path
+    // ip and iptables for the node agent, with iptables' extensions.
+    layer.program("/usr/sbin/ip");
+    for (const name of [
+      "iptables",
+      "iptables-save",
+      "iptables-restore",
+      "ip6tables",
+      "ip6tables-save",
+      "ip6tables-restore",
+    ])
+      if (existsSync(`/usr/sbin/${name}`)) layer.hostFile(`/usr/sbin/${name}`);
+    layer.program(realpathSync("/usr/sbin/iptables"));
+    const xtables = "/usr/lib/x86_64-linux-gnu/xtables";
+    if (existsSync(xtables)) for (const so of readdirSync(xtables)) layer.program(join(xtables, so));
+
+    log("collecting the production node_modules (npm ls --omit=dev)");
+    const packages = run("npm", ["ls", "--omit=dev", "--all", "--parseable"], repo)
+      .split("\n")
+      .filter((p) => p.startsWith(join(repo, "node_modules")));
+    for (const pkg of packages)
+      layer.tree(
+        pkg,
+        join("app", relative(repo, pkg)),
+        (rel) => rel === "node_modules" || rel.startsWith("node_modules/"),
+      );
+    layer.file("app/package.json", readFileSync(join(repo, "package.json")));
+    layer.tree(join(repo, "bin"), "app/bin");
+    layer.tree(join(repo, "deploy"), "app/deploy");
+    layer.tree(join(stage, "dist"), "app/dist");
+
+    const entries = [...layer.entries.values()].sort((a, b) =>
+      a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
+    );
+    log(`writing ${entries.length} files to ${out}`);
+    const archive = dockerArchive(entries, {
+      ref: KUBEGATE_IMAGE,
+      entrypoint: ["/usr/local/bin/node", "--max-semi-space-size=2", "/app/bin/kubegate.js"],
+      cmd: ["--help"],
+      user: "65532:65532",
+      env: ["NODE_ENV=production"],
+      workingDir: "/app",
+    });
+    await writeFile(out, archive);
+    return {
+      ref: KUBEGATE_IMAGE,
+      path: out,
+      bytes: archive.length,
+      files: entries.length,
+      seconds: (Date.now() - started) / 1000,
+    };
+  } finally {
+    await rm(stage, { recursive: true, force: true });
+  }
+}
