@@ -16,7 +16,7 @@ export async function globalSetup(): Promise<void> {
   // need it; without one they skip with the reason printed here and in their summary.
   const noNode = wantNode();
   if (noNode)
-    process.stderr.write(`# e2e: no node in the test cluster (${noNode}): the real-node tests skip\n`);
+    process.stderr.write(`# e2e: no node in the test cluster (${noNode}): tests that need its node skip\n`);
   const info = await up({ dir, node: noNode === undefined });
   process.env[CLUSTER_DIR_ENV] = info.dir;
 }

@@ -21,7 +21,11 @@ import { dirname, join, relative } from "node:path";
 import { ClusterSetupError } from "./build.ts";
 import { dockerArchive, type Entry } from "./image.ts";
 
-export const KUBEGATE_IMAGE = "docker.io/library/kubegate:dev";
+/** The reference deploy/ names (the package version), so the shipped manifests run it unchanged. */
+export function kubegateImageRef(repo: string): string {
+  const { version } = JSON.parse(readFileSync(join(repo, "package.json"), "utf8")) as { version: string };
+  return `ghcr.io/kubegate/kubegate:${version}`;
+}
 
 /** What the image's layer holds, keyed by path inside the image (no leading slash). */
 class Layer {
@@ -171,7 +175,7 @@ export async function buildKubegateImage(
     );
     log(`writing ${entries.length} files to ${out}`);
     const archive = dockerArchive(entries, {
-      ref: KUBEGATE_IMAGE,
+      ref: kubegateImageRef(repo),
       entrypoint: ["/usr/local/bin/node", "--max-semi-space-size=2", "/app/bin/kubegate.js"],
       cmd: ["--help"],
       user: "65532:65532",
@@ -180,7 +184,7 @@ export async function buildKubegateImage(
     });
     await writeFile(out, archive);
     return {
-      ref: KUBEGATE_IMAGE,
+      ref: kubegateImageRef(repo),
       path: out,
       bytes: archive.length,
       files: entries.length,
