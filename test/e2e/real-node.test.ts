@@ -2,11 +2,14 @@
 // SPDY), exec with stdin, attach, logs and logs -f, port-forward (both protocols) and cp, into a pod
 // that really runs. Another tenant gets the apiserver's refusal, through the same tunnel.
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import { buildKubegateImage, kubegateImageRef } from "../../src/devcluster/kubegate-image.ts";
+import { readNodeInfo } from "../../src/devcluster/node.ts";
 import { useCluster, wantNode } from "../cluster/harness.ts";
 import { startGatewayProcess } from "../support/gateway-process.ts";
 import { gatewayArgs, gatewayUser, prepareGatewayEnv } from "./gateway-env.ts";
@@ -203,5 +206,60 @@ describe("a real node through the gateway: exec, attach, port-forward, logs, cp"
     });
     assert.notEqual(pf.code, 0);
     assert.match(pf.stderr, /forbidden/);
+  });
+
+  it("kubegate's own image, built without a Docker engine, runs on the node as the manifests run it", async () => {
+    const repo = fileURLToPath(new URL("../..", import.meta.url));
+    const tarball = join(cluster.dir, "kubegate-image.tar");
+    const built = await buildKubegateImage(repo, tarball);
+    const node = await readNodeInfo(cluster.dir);
+    const imported = spawnSync(
+      "ctr",
+      ["--address", node?.containerdSocket ?? "", "-n", "k8s.io", "images", "import", tarball],
+      { encoding: "utf8" },
+    );
+    assert.equal(imported.status, 0, imported.stderr);
+    const ref = kubegateImageRef(repo);
+    assert.equal(built.ref, ref);
+    // The gateway's pod security settings from deploy/base: non-root 65532, read-only root, no capabilities.
+    const pod = JSON.stringify({
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name: "kubegate-version", namespace: NS },
+      spec: {
+        restartPolicy: "Never",
+        securityContext: {
+          runAsNonRoot: true,
+          runAsUser: 65532,
+          runAsGroup: 65532,
+          seccompProfile: { type: "RuntimeDefault" },
+        },
+        containers: [
+          {
+            name: "kubegate",
+            image: ref,
+            args: ["--version"],
+            securityContext: {
+              readOnlyRootFilesystem: true,
+              allowPrivilegeEscalation: false,
+              capabilities: { drop: ["ALL"] },
+            },
+          },
+        ],
+      },
+    });
+    await ok(run("kubectl", ["--kubeconfig", cluster.adminKubeconfig, "apply", "-f", "-"], { input: pod }));
+    await ok(
+      admin(
+        "wait",
+        "-n",
+        NS,
+        "--for=jsonpath={.status.phase}=Succeeded",
+        "pod/kubegate-version",
+        "--timeout=60s",
+      ),
+    );
+    const version = JSON.parse(await readFile(join(repo, "package.json"), "utf8")).version as string;
+    assert.equal((await ok(admin("logs", "-n", NS, "kubegate-version"))).trim(), version);
   });
 });
