@@ -250,6 +250,8 @@ describe("gateway: impersonation to the apiserver", () => {
 describe("gateway: streaming", () => {
   it("kubectl get -w streams events as they happen (nothing buffered)", async () => {
     await ok(admin("create", "namespace", "gw-watch"));
+    // Listed first by the watch: once it is printed, the watch is open.
+    await ok(admin("create", "configmap", "gw-first", "-n", "gw-watch"));
     const watcher = spawn("kubectl", [
       "--kubeconfig",
       alice,
@@ -266,7 +268,8 @@ describe("gateway: streaming", () => {
       seen += d;
     });
     try {
-      await new Promise((r) => setTimeout(r, 1500));
+      for (const t0 = Date.now(); !seen.includes("configmap/gw-first") && Date.now() - t0 < 10_000; )
+        await new Promise((r) => setTimeout(r, 20));
       const createdAt = Date.now();
       await ok(admin("create", "configmap", "gw-watched", "-n", "gw-watch"));
       while (!seen.includes("configmap/gw-watched") && Date.now() - createdAt < 10_000) {
