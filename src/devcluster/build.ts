@@ -57,6 +57,7 @@ export interface Binaries {
 
 export interface NodeBinaries {
   kubelet: string;
+  kubeProxy: string;
   kubeScheduler: string;
   kubeControllerManager: string;
   /** The pod sandbox's init (kubernetes' build/pause/linux/pause.c, linked statically). */
@@ -83,6 +84,7 @@ export async function ensureNodeBinaries(options: BuildOptions = {}): Promise<No
   const bin = join(cache, "bin");
   return {
     kubelet: join(bin, "kubelet"),
+    kubeProxy: join(bin, "kube-proxy"),
     kubeScheduler: join(bin, "kube-scheduler"),
     kubeControllerManager: join(bin, "kube-controller-manager"),
     pause: await buildPause(cache, options.log),

@@ -19,4 +19,6 @@ export interface ClusterInfo {
   logs: { etcd: string; apiserver: string };
   /** The node, when the cluster has one (its details: DIR/node.json). */
   node?: { name: string; ip: string };
+  /** The node's address was taken for this cluster (released by down). */
+  nodeAddress?: boolean;
 }

@@ -7,7 +7,7 @@ import { generateKeyPair, privateKeyToPem, publicKeyToPem } from "../pki/keys.ts
 import { renderKubeconfig } from "../pki/kubeconfig.ts";
 import { ClusterSetupError, ensureBinaries } from "./build.ts";
 import type { ClusterInfo } from "./cluster-info.ts";
-import { startNode, stopNode } from "./node.ts";
+import { claimNodeAddress, NODE_IP, releaseNodeAddress, startNode, stopNode } from "./node.ts";
 import { freePort, portIsFree } from "./ports.ts";
 import { alive, httpOk, httpsOk, startDetached, stopProcess, waitFor } from "./processes.ts";
 import { ETCD_VERSION, KUBERNETES_VERSION } from "./versions.ts";
@@ -63,7 +63,9 @@ async function makePki(dir: string, server: string): Promise<Pki> {
   const serving = await createServerCert(ca, {
     cn: "kube-apiserver",
     dnsNames: ["localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc"],
-    ipAddresses: ["127.0.0.1", "10.96.0.1"],
+    // 10.96.0.1: the `kubernetes` Service; NODE_IP: the node's view of the apiserver; 10.96.0.2: the
+    // node-local address kubegate's node agent and apiserver-proxy hold by default.
+    ipAddresses: ["127.0.0.1", "10.96.0.1", "10.96.0.2", NODE_IP],
   });
   const frontProxyClient = await createClientCert(frontProxyCa, { cn: FRONT_PROXY_CLIENT_CN });
   const admin = await createClientCert(ca, { cn: ADMIN_USER, organizations: ["system:masters"] });
@@ -155,6 +157,9 @@ export async function up(options: UpOptions): Promise<ClusterInfo> {
   const deadline = started + (options.readyTimeoutMs ?? 60_000);
   const etcdUrl = `http://127.0.0.1:${etcdPort}`;
   const peerUrl = `http://127.0.0.1:${etcdPeer}`;
+  // With a node, pods reach the apiserver through the `kubernetes` Service: it advertises the node's
+  // address and listens on every interface (the loopback URL above keeps working).
+  if (options.node) claimNodeAddress();
   const etcdPid = startDetached(
     binaries.etcd,
     [
@@ -180,6 +185,7 @@ export async function up(options: UpOptions): Promise<ClusterInfo> {
     pids,
     logs,
     ...files,
+    ...(options.node ? { nodeAddress: true } : {}),
   });
   // Written before waiting so that `down` can clean up a start that failed half-way.
   await writeFile(clusterFile(dir), `${JSON.stringify(info(), null, 2)}\n`);
@@ -189,8 +195,8 @@ export async function up(options: UpOptions): Promise<ClusterInfo> {
       binaries.kubeApiserver,
       [
         `--etcd-servers=${etcdUrl}`,
-        "--bind-address=127.0.0.1",
-        "--advertise-address=127.0.0.1",
+        `--bind-address=${options.node ? "0.0.0.0" : "127.0.0.1"}`,
+        `--advertise-address=${options.node ? NODE_IP : "127.0.0.1"}`,
         `--secure-port=${apiserverPort}`,
         `--tls-cert-file=${files.serving.cert}`,
         `--tls-private-key-file=${files.serving.key}`,
@@ -256,6 +262,7 @@ export async function down(dir: string): Promise<void> {
   const info = await readClusterInfo(dir);
   // The node first: its pods are deleted through the apiserver while it still answers.
   await stopNode(info);
+  if (info.nodeAddress) releaseNodeAddress();
   await stopProcess(info.pids.apiserver, 5000);
   await stopProcess(info.pids.etcd, 5000);
   await rm(join(resolve(dir), "etcd-data"), { recursive: true, force: true });

@@ -17,7 +17,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { createClientCert, createServerCert, loadCA } from "../pki/certificates.ts";
 import { writeOutputs } from "../pki/files.ts";
 import { renderKubeconfig } from "../pki/kubeconfig.ts";
-import { ClusterSetupError, ensureNodeBinaries } from "./build.ts";
+import { ClusterSetupError, cacheDir, ensureNodeBinaries } from "./build.ts";
 import type { ClusterInfo } from "./cluster-info.ts";
 import { BUSYBOX_IMAGE, PAUSE_IMAGE, writeBusyboxImage, writePauseImage } from "./image.ts";
 import { freePort } from "./ports.ts";
@@ -37,11 +37,10 @@ export interface NodeInfo {
   ip: string;
   dir: string;
   containerdSocket: string;
-  pids: { containerd: number; kubelet: number; scheduler: number; controllerManager: number };
-  logs: { containerd: string; kubelet: string; scheduler: string; controllerManager: string };
+  pids: { containerd: number; kubelet: number; proxy: number; scheduler: number; controllerManager: number };
+  logs: { containerd: string; kubelet: string; proxy: string; scheduler: string; controllerManager: string };
   /** Values before the node started, restored by stopNode. */
   sysctls: Record<string, string>;
-  addedAddress: boolean;
   images: string[];
 }
 
@@ -76,6 +75,32 @@ const readSysctl = (key: string) => readFileSync(`/proc/sys/${key}`, "utf8").tri
 
 function hasNodeAddress(): boolean {
   return run("ip", ["-o", "addr", "show", "dev", "lo"]).out.includes(` ${NODE_IP}/`);
+}
+
+/** The Services' cluster IP range (the apiserver's --service-cluster-ip-range). */
+export const SERVICE_CIDR = "10.96.0.0/16";
+
+/**
+ * The node's address, taken before the apiserver starts (it advertises it: pods reach the apiserver
+ * there through the `kubernetes` Service), and a route that keeps cluster IPs on this machine: a
+ * connection to a Service kube-proxy has not programmed yet must not leave through the default route
+ * (here it reached the sandbox's network and got answers of its own; kept alive, they stayed wrong).
+ */
+export function claimNodeAddress(): void {
+  if (hasNodeAddress())
+    throw new ClusterSetupError(
+      `${NODE_IP} is already on lo: another test node runs on this machine (stop its cluster with down), ` +
+        `or remove it with: ip addr del ${NODE_IP}/32 dev lo`,
+    );
+  const add = run("ip", ["addr", "add", `${NODE_IP}/32`, "dev", "lo"]);
+  if (!add.ok) throw new ClusterSetupError(`ip addr add ${NODE_IP}/32 dev lo: ${add.out}`);
+  const route = run("ip", ["route", "replace", SERVICE_CIDR, "dev", "lo", "src", NODE_IP]);
+  if (!route.ok) throw new ClusterSetupError(`ip route replace ${SERVICE_CIDR} dev lo: ${route.out}`);
+}
+
+export function releaseNodeAddress(): void {
+  run("ip", ["route", "del", SERVICE_CIDR, "dev", "lo"]);
+  run("ip", ["addr", "del", `${NODE_IP}/32`, "dev", "lo"]);
 }
 
 function containerdConfig(dir: string, socket: string): string {
@@ -208,11 +233,7 @@ export async function startNode(
   const log = o.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const why = nodeUnsupported();
   if (why) throw new ClusterSetupError(`cannot start a node: ${why}`);
-  if (hasNodeAddress())
-    throw new ClusterSetupError(
-      `${NODE_IP} is already on lo: another test node runs on this machine (stop its cluster with down), ` +
-        `or remove it with: ip addr del ${NODE_IP}/32 dev lo`,
-    );
+  if (!hasNodeAddress()) throw new ClusterSetupError(`${NODE_IP} is not on lo: claimNodeAddress() first`);
   const binaries = await ensureNodeBinaries({ log });
   const dir = join(info.dir, "node");
   const socket = join(dir, "containerd", "containerd.sock");
@@ -270,6 +291,7 @@ export async function startNode(
   const logs = {
     containerd: join(dir, "logs/containerd.log"),
     kubelet: join(dir, "logs/kubelet.log"),
+    proxy: join(dir, "logs/kube-proxy.log"),
     scheduler: join(dir, "logs/kube-scheduler.log"),
     controllerManager: join(dir, "logs/kube-controller-manager.log"),
   };
@@ -278,19 +300,15 @@ export async function startNode(
     ip: NODE_IP,
     dir,
     containerdSocket: socket,
-    pids: { containerd: 0, kubelet: 0, scheduler: 0, controllerManager: 0 },
+    pids: { containerd: 0, kubelet: 0, proxy: 0, scheduler: 0, controllerManager: 0 },
     logs,
     sysctls,
-    addedAddress: false,
     images: [BUSYBOX_IMAGE, PAUSE_IMAGE],
   };
   const save = () => writeFile(nodeFile(info.dir), `${JSON.stringify(node, null, 2)}\n`);
   const started = Date.now();
   const deadline = started + (o.readyTimeoutMs ?? 60_000);
   try {
-    const add = run("ip", ["addr", "add", `${NODE_IP}/32`, "dev", "lo"]);
-    if (!add.ok) throw new ClusterSetupError(`ip addr add ${NODE_IP}/32 dev lo: ${add.out}`);
-    node.addedAddress = true;
     node.pids.containerd = startDetached(
       "containerd",
       ["--config", join(dir, "containerd/config.toml")],
@@ -350,6 +368,22 @@ export async function startNode(
         "--v=1",
       ],
       logs.controllerManager,
+    );
+    // Services: iptables rules for cluster IPs (and NodePorts on the node's address only).
+    const [healthz, metrics] = [await freePort(), await freePort()];
+    node.pids.proxy = startDetached(
+      binaries.kubeProxy,
+      [
+        `--kubeconfig=${admin}`,
+        "--proxy-mode=iptables",
+        `--cluster-cidr=${POD_SUBNET}`,
+        `--hostname-override=${NODE_NAME}`,
+        `--nodeport-addresses=${NODE_IP}/32`,
+        `--healthz-bind-address=127.0.0.1:${healthz}`,
+        `--metrics-bind-address=127.0.0.1:${metrics}`,
+        "--v=1",
+      ],
+      logs.proxy,
     );
     node.pids.kubelet = startDetached(
       binaries.kubelet,
@@ -452,11 +486,13 @@ export async function stopNode(info: ClusterInfo): Promise<void> {
   if (alive(node.pids.kubelet)) await deletePods(info).catch(() => undefined);
   for (const pid of [
     node.pids.kubelet,
+    node.pids.proxy,
     node.pids.controllerManager,
     node.pids.scheduler,
     node.pids.containerd,
   ])
     if (pid) await stopProcess(pid, 5000);
+  removeProxyRules(join(cacheDir(), "bin", "kube-proxy"));
   // Containers whose kubelet is gone: their shims outlive containerd by design.
   kill(cgroupProcs("kubepods"));
   kill(processes((c) => c.includes("containerd-shim") && c.includes(node.containerdSocket)));
@@ -475,7 +511,6 @@ export async function stopNode(info: ClusterInfo): Promise<void> {
     for (const ns of readdirSync("/run/netns"))
       if (ns.startsWith("cni-")) rmSync(join("/run/netns", ns), { force: true });
   run("ip", ["link", "del", BRIDGE]);
-  if (node.addedAddress) run("ip", ["addr", "del", `${NODE_IP}/32`, "dev", "lo"]);
   removeCgroups("kubepods");
   for (const [key, value] of Object.entries(node.sysctls)) {
     try {
@@ -514,7 +549,26 @@ export async function stopNode(info: ClusterInfo): Promise<void> {
   await rm(nodeFile(info.dir), { force: true });
 }
 
-/** Deletes every pod on the node and waits (up to 20 s) until kubelet has stopped them all. */
+/**
+ * kube-proxy's iptables rules: its own --cleanup, then the few chains it leaves (KUBE-FIREWALL and the
+ * canaries, in both address families).
+ */
+function removeProxyRules(kubeProxy: string | undefined): void {
+  if (kubeProxy && existsSync(kubeProxy)) run(kubeProxy, ["--cleanup"]);
+  for (const ipt of ["iptables", "ip6tables"]) {
+    for (const chain of ["INPUT", "OUTPUT"]) while (run(ipt, ["-D", chain, "-j", "KUBE-FIREWALL"]).ok);
+    for (const table of ["filter", "nat", "mangle"])
+      for (const c of ["KUBE-FIREWALL", "KUBE-MARK-MASQ", "KUBE-PROXY-CANARY", "KUBE-KUBELET-CANARY"]) {
+        run(ipt, ["-t", table, "-F", c]);
+        run(ipt, ["-t", table, "-X", c]);
+      }
+  }
+}
+
+/**
+ * Deletes every pod on the node and waits (up to 20 s) until kubelet has stopped them all. Five
+ * seconds of grace: a node agent removes its address and rules when it is told to stop.
+ */
 async function deletePods(info: ClusterInfo): Promise<void> {
   const selector = `fieldSelector=spec.nodeName%3D${NODE_NAME}`;
   const list = await getJson(info, `/api/v1/pods?${selector}`);
@@ -527,7 +581,7 @@ async function deletePods(info: ClusterInfo): Promise<void> {
             readFileSync(f, "utf8"),
           );
           const req = request(
-            `${info.server}/api/v1/namespaces/${p.metadata.namespace}/pods/${p.metadata.name}?gracePeriodSeconds=1`,
+            `${info.server}/api/v1/namespaces/${p.metadata.namespace}/pods/${p.metadata.name}?gracePeriodSeconds=5`,
             { method: "DELETE", ca, cert, key, timeout: 5000 },
             (res) => {
               res.resume();

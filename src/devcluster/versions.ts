@@ -19,9 +19,9 @@ const stamped = [
 
 /**
  * What is built; `ldflags` stamp the version a `make` build would, so /version and kubectl see it.
- * "control": every cluster; "node": only a cluster started with a node (kubelet and the two
- * controllers that make pods run: the scheduler binds them, the controller manager makes the
- * default service accounts and their tokens).
+ * "control": every cluster; "node": only a cluster started with a node (kubelet; kube-proxy, so
+ * that Services route; the scheduler binds pods; the controller manager makes service accounts,
+ * tokens, endpoints).
  */
 export const BINARIES = [
   {
@@ -42,6 +42,13 @@ export const BINARIES = [
   {
     name: "kube-scheduler",
     pkg: "k8s.io/kubernetes/cmd/kube-scheduler",
+    version: KUBERNETES_VERSION,
+    ldflags: stamped,
+    role: "node",
+  },
+  {
+    name: "kube-proxy",
+    pkg: "k8s.io/kubernetes/cmd/kube-proxy",
     version: KUBERNETES_VERSION,
     ldflags: stamped,
     role: "node",

@@ -1,0 +1,186 @@
+// kubegate deployed the way a platform team deploys it (issue #19): its image built without a Docker
+// engine, `kubegate manifests --out` then `kubectl apply --server-side -k`, on a cluster with a real
+// node. Serial: the deployment registers the cluster-wide APIService and webhook other files also
+// register, and one node runs per machine, so it brings a cluster of its own.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import { down, up } from "../../../src/devcluster/cluster.ts";
+import { buildKubegateImage, kubegateImageRef } from "../../../src/devcluster/kubegate-image.ts";
+import { nodeUnsupported, readNodeInfo } from "../../../src/devcluster/node.ts";
+import { createClientCert, loadCA } from "../../../src/pki/certificates.ts";
+import { defaultServiceAccount, kubectl, kubegate, ok, run } from "../run.ts";
+
+const REPO = fileURLToPath(new URL("../../..", import.meta.url));
+const NS = "kubegate-system";
+/** The node-local address: the node agent holds it, the apiserver-proxy listens on it, the webhook points pods at it. */
+const NODE_LOCAL = "10.96.0.2";
+
+/** A pod's own check of the way to the apiserver it was given: TLS verified with its service account CA. */
+const PROBE = `const fs=require("fs"),https=require("https"),d="/var/run/secrets/kubernetes.io/serviceaccount/";
+https.get({host:process.env.KUBERNETES_SERVICE_HOST,port:process.env.KUBERNETES_SERVICE_PORT,path:"/version",ca:fs.readFileSync(d+"ca.crt"),headers:{authorization:"Bearer "+fs.readFileSync(d+"token","utf8")}},
+r=>{let b="";r.on("data",c=>b+=c);r.on("end",()=>console.log(JSON.stringify({host:process.env.KUBERNETES_SERVICE_HOST,code:r.statusCode,version:JSON.parse(b).gitVersion})))})
+.on("error",e=>{console.log(JSON.stringify({host:process.env.KUBERNETES_SERVICE_HOST,error:e.message}));process.exit(1)})`;
+
+describe("kubegate in the cluster, from its own image and manifests", {
+  skip: nodeUnsupported() ?? false,
+}, () => {
+  it("comes up Ready with the shipped security contexts; the gateway, the APIService and the webhook's path work", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "kubegate-in-cluster-"));
+    const cluster = await up({ dir, node: true, log: () => undefined });
+    const admin = (...a: string[]) => kubectl(cluster.adminKubeconfig, ...a);
+    try {
+      const image = await buildKubegateImage(REPO, join(dir, "kubegate.tar"));
+      const node = await readNodeInfo(dir);
+      const imported = spawnSync(
+        "ctr",
+        ["--address", node?.containerdSocket ?? "", "-n", "k8s.io", "images", "import", image.path],
+        {
+          encoding: "utf8",
+        },
+      );
+      assert.equal(imported.status, 0, imported.stderr);
+
+      const m = join(dir, "manifests");
+      await ok(
+        kubegate(
+          "manifests",
+          ...["--out", m, "--image", kubegateImageRef(REPO), "--tenancy"],
+          // No cluster DNS here: the webhook points pods at the node-local address itself, and the
+          // node-local proxy reaches the apiserver through the `kubernetes` Service's cluster IP.
+          ...[
+            "--apiserver-fqdn",
+            NODE_LOCAL,
+            "--node-local-ip",
+            NODE_LOCAL,
+            "--apiserver-upstream",
+            "10.96.0.1:443",
+          ],
+        ),
+      );
+      const applied = Date.now();
+      await ok(admin("apply", "--server-side", "-k", m));
+      await ok(admin("wait", "-n", NS, "--for=condition=Available", "deployment", "--all", "--timeout=120s"));
+      await ok(admin("rollout", "status", "-n", NS, "daemonset/kubegate-node-agent", "--timeout=120s"));
+      const readyMs = Date.now() - applied;
+      await ok(admin("wait", "--for=condition=Available", "apiservice/v1.custom.api.local", "--timeout=90s"));
+      process.stderr.write(
+        `# in-cluster: image ${(image.bytes / 2 ** 20).toFixed(0)} MiB in ${image.seconds.toFixed(1)} s; apply to Ready ${(readyMs / 1000).toFixed(1)} s\n`,
+      );
+
+      // Every pod runs as the manifests say: non-root and a read-only root, except the node agent's root.
+      const pods = JSON.parse(await ok(admin("get", "pods", "-n", NS, "-o", "json"))) as {
+        items: {
+          metadata: { name: string };
+          spec: { containers: { securityContext?: { readOnlyRootFilesystem?: boolean } }[] };
+        }[];
+      };
+      assert.ok(pods.items.length >= 6, `pods: ${pods.items.map((p) => p.metadata.name)}`);
+      for (const p of pods.items)
+        for (const c of p.spec.containers)
+          assert.equal(c.securityContext?.readOnlyRootFilesystem, true, p.metadata.name);
+
+      // The aggregated API, served from a pod, through the real aggregation layer.
+      assert.match(
+        await ok(admin("get", "--raw", "/apis/custom.api.local/v1")),
+        /"groupVersion":"custom.api.local\/v1"/,
+      );
+
+      // The gateway, through its Service, as a user with a certificate from the users CA it trusts.
+      const ip = (
+        await ok(admin("get", "service", "-n", NS, "kubegate-gateway", "-o", "jsonpath={.spec.clusterIP}"))
+      ).trim();
+      const usersCa = await loadCA(
+        readFileSync(join(m, "users-ca.crt"), "utf8"),
+        readFileSync(join(m, "users-ca.key"), "utf8"),
+      );
+      const alice = await createClientCert(usersCa, { cn: "ic-alice", organizations: ["ic-team"] });
+      const b64 = (s: string) => Buffer.from(s).toString("base64");
+      const kubeconfig = join(dir, "alice.kubeconfig");
+      await writeFile(
+        kubeconfig,
+        JSON.stringify({
+          apiVersion: "v1",
+          kind: "Config",
+          clusters: [
+            {
+              name: "in-cluster",
+              cluster: {
+                server: `https://${ip}:443`,
+                "certificate-authority-data": b64(readFileSync(join(m, "serving-ca.crt"), "utf8")),
+                "tls-server-name": `kubegate-gateway.${NS}.svc`,
+              },
+            },
+          ],
+          users: [
+            {
+              name: "ic-alice",
+              user: { "client-certificate-data": b64(alice.certPem), "client-key-data": b64(alice.keyPem) },
+            },
+          ],
+          contexts: [{ name: "ic-alice", context: { cluster: "in-cluster", user: "ic-alice" } }],
+          "current-context": "ic-alice",
+        }),
+        { mode: 0o600 },
+      );
+      const me = JSON.parse(await ok(kubectl(kubeconfig, "auth", "whoami", "-o", "json"))) as {
+        status: { userInfo: { username: string; groups: string[] } };
+      };
+      assert.equal(me.status.userInfo.username, "ic-alice");
+      assert.ok(me.status.userInfo.groups.includes("ic-team"));
+
+      // Seed 002's path: the webhook sets KUBERNETES_SERVICE_HOST, the node agent holds that address,
+      // the apiserver-proxy forwards it to the apiserver; the pod's TLS check of the apiserver passes.
+      await ok(admin("create", "namespace", "ic-app"));
+      await defaultServiceAccount(cluster.adminKubeconfig, "ic-app");
+      const pod = {
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: { name: "probe", namespace: "ic-app" },
+        spec: {
+          restartPolicy: "Never",
+          containers: [
+            { name: "probe", image: kubegateImageRef(REPO), command: ["/usr/local/bin/node", "-e", PROBE] },
+          ],
+        },
+      };
+      await ok(
+        run("kubectl", ["--kubeconfig", cluster.adminKubeconfig, "apply", "-f", "-"], {
+          input: JSON.stringify(pod),
+        }),
+      );
+      await ok(
+        admin(
+          "wait",
+          "-n",
+          "ic-app",
+          "--for=jsonpath={.status.phase}=Succeeded",
+          "pod/probe",
+          "--timeout=60s",
+        ),
+      );
+      const seen = JSON.parse((await ok(admin("logs", "-n", "ic-app", "probe"))).trim()) as {
+        host: string;
+        code: number;
+        version: string;
+      };
+      assert.deepEqual(seen, { host: NODE_LOCAL, code: 200, version: cluster.versions.kubernetes });
+    } finally {
+      // The node agent removes its address and rules when it is stopped.
+      await admin("delete", "-n", NS, "daemonset/kubegate-node-agent", "--wait=true", "--timeout=30s");
+      await down(dir);
+    }
+    const lo = spawnSync("ip", ["-o", "addr", "show", "dev", "lo"], { encoding: "utf8" }).stdout;
+    assert.doesNotMatch(
+      lo,
+      new RegExp(NODE_LOCAL.replaceAll(".", "\\.")),
+      "the node agent's address is gone",
+    );
+    assert.doesNotMatch(spawnSync("iptables-save", [], { encoding: "utf8" }).stdout, /KUBE-|10\.96\.0\.2/);
+  });
+});
