@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
+import { Agent, request } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
@@ -26,6 +27,67 @@ const PROBE = `const fs=require("fs"),https=require("https"),d="/var/run/secrets
 https.get({host:process.env.KUBERNETES_SERVICE_HOST,port:process.env.KUBERNETES_SERVICE_PORT,path:"/version",ca:fs.readFileSync(d+"ca.crt"),headers:{authorization:"Bearer "+fs.readFileSync(d+"token","utf8")}},
 r=>{let b="";r.on("data",c=>b+=c);r.on("end",()=>console.log(JSON.stringify({host:process.env.KUBERNETES_SERVICE_HOST,code:r.statusCode,version:JSON.parse(b).gitVersion})))})
 .on("error",e=>{console.log(JSON.stringify({host:process.env.KUBERNETES_SERVICE_HOST,error:e.message}));process.exit(1)})`;
+
+interface Load {
+  total: number;
+  /** Requests whose first try failed (a connection closed under it, a 5xx). */
+  failedOnce: number;
+  /** Requests that failed again when retried once on a new connection, as client-go retries a GET. */
+  failed: number;
+  errors: string[];
+}
+
+/** GETs through the gateway one after another on keep-alive connections until `done` resolves. */
+async function steadyGets(
+  o: { host: string; servername: string; ca: string; cert: string; key: string },
+  done: Promise<void>,
+): Promise<Load> {
+  const load: Load = { total: 0, failedOnce: 0, failed: 0, errors: [] };
+  let over = false;
+  void done.then(() => {
+    over = true;
+  });
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  const get = (a: Agent | false) =>
+    new Promise<string | undefined>((resolve) => {
+      const req = request(
+        {
+          host: o.host,
+          port: 443,
+          path: "/api/v1/namespaces/default",
+          servername: o.servername,
+          ca: o.ca,
+          cert: o.cert,
+          key: o.key,
+          agent: a,
+          timeout: 10_000,
+        },
+        (res) => {
+          res.resume();
+          res.on("end", () => resolve((res.statusCode ?? 0) >= 500 ? `HTTP ${res.statusCode}` : undefined));
+          res.on("error", (e) => resolve(e.message));
+        },
+      );
+      req.on("timeout", () => req.destroy(new Error("timeout")));
+      req.on("error", (e) => resolve(e.message));
+      req.end();
+    });
+  while (!over) {
+    load.total++;
+    const first = await get(agent);
+    if (first) {
+      load.failedOnce++;
+      const again = await get(false);
+      if (again) {
+        load.failed++;
+        load.errors.push(`${first}; retry: ${again}`);
+      }
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  agent.destroy();
+  return load;
+}
 
 describe("kubegate in the cluster, from its own image and manifests", {
   skip: nodeUnsupported() ?? false,
@@ -133,6 +195,52 @@ describe("kubegate in the cluster, from its own image and manifests", {
       };
       assert.equal(me.status.userInfo.username, "ic-alice");
       assert.ok(me.status.userInfo.groups.includes("ic-team"));
+
+      // A rolling restart of the gateway (2 replicas, a PDB) under a steady stream of GETs.
+      await ok(
+        admin("create", "clusterrolebinding", "ic-team-view", "--clusterrole=view", "--group=ic-team"),
+      );
+      let finish!: () => void;
+      const restarted = new Promise<void>((r) => {
+        finish = r;
+      });
+      const loading = steadyGets(
+        {
+          host: ip,
+          servername: `kubegate-gateway.${NS}.svc`,
+          ca: readFileSync(join(m, "serving-ca.crt"), "utf8"),
+          cert: alice.certPem,
+          key: alice.keyPem,
+        },
+        restarted,
+      );
+      await new Promise((r) => setTimeout(r, 1000));
+      await ok(admin("rollout", "restart", "-n", NS, "deployment/kubegate-gateway"));
+      await ok(admin("rollout", "status", "-n", NS, "deployment/kubegate-gateway", "--timeout=120s"));
+      await new Promise((r) => setTimeout(r, 2000));
+      finish();
+      const load = await loading;
+      process.stderr.write(
+        `# in-cluster: rolling restart under load: ${load.total} GETs, ${load.failedOnce} failed on the first try, ${load.failed} after one retry\n`,
+      );
+      assert.ok(load.total > 50, `only ${load.total} requests`);
+      assert.deepEqual(load.errors, []);
+
+      // kubegate doctor on the deployment, with a user's kubeconfig and a dry-run pod for the webhook.
+      await ok(admin("create", "namespace", "ic-dry"));
+      await defaultServiceAccount(cluster.adminKubeconfig, "ic-dry");
+      const doctor = await kubegate(
+        "doctor",
+        ...[
+          "--kubeconfig",
+          cluster.adminKubeconfig,
+          "--client-kubeconfig",
+          kubeconfig,
+          "--dry-run-namespace",
+          "ic-dry",
+        ],
+      );
+      assert.equal(doctor.code, 0, doctor.stdout + doctor.stderr);
 
       // Seed 002's path: the webhook sets KUBERNETES_SERVICE_HOST, the node agent holds that address,
       // the apiserver-proxy forwards it to the apiserver; the pod's TLS check of the apiserver passes.
