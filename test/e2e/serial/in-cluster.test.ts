@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
+import { DEMO_OBJECTS } from "../../../src/dev/demo.ts";
 import { down, up } from "../../../src/devcluster/cluster.ts";
 import { buildKubegateImage, kubegateImageRef } from "../../../src/devcluster/kubegate-image.ts";
 import { nodeUnsupported, readNodeInfo } from "../../../src/devcluster/node.ts";
@@ -163,9 +164,7 @@ describe("kubegate in the cluster, from its own image and manifests", {
       );
       const alice = await createClientCert(usersCa, { cn: "ic-alice", organizations: ["ic-team"] });
       const b64 = (s: string) => Buffer.from(s).toString("base64");
-      const kubeconfig = join(dir, "alice.kubeconfig");
-      await writeFile(
-        kubeconfig,
+      const kubeconfigFor = (c: { certPem: string; keyPem: string }) =>
         JSON.stringify({
           apiVersion: "v1",
           kind: "Config",
@@ -181,15 +180,15 @@ describe("kubegate in the cluster, from its own image and manifests", {
           ],
           users: [
             {
-              name: "ic-alice",
-              user: { "client-certificate-data": b64(alice.certPem), "client-key-data": b64(alice.keyPem) },
+              name: "user",
+              user: { "client-certificate-data": b64(c.certPem), "client-key-data": b64(c.keyPem) },
             },
           ],
-          contexts: [{ name: "ic-alice", context: { cluster: "in-cluster", user: "ic-alice" } }],
-          "current-context": "ic-alice",
-        }),
-        { mode: 0o600 },
-      );
+          contexts: [{ name: "user", context: { cluster: "in-cluster", user: "user" } }],
+          "current-context": "user",
+        });
+      const kubeconfig = join(dir, "alice.kubeconfig");
+      await writeFile(kubeconfig, kubeconfigFor(alice), { mode: 0o600 });
       const me = JSON.parse(await ok(kubectl(kubeconfig, "auth", "whoami", "-o", "json"))) as {
         status: { userInfo: { username: string; groups: string[] } };
       };
@@ -278,6 +277,45 @@ describe("kubegate in the cluster, from its own image and manifests", {
         version: string;
       };
       assert.deepEqual(seen, { host: NODE_LOCAL, code: 200, version: cluster.versions.kubernetes });
+
+      // The demo tenants (kubegate dev's), through the in-cluster gateway: each user sees their slice.
+      // Last: the demo's Node objects have no kubelet, and nothing may be scheduled after them.
+      await ok(
+        run("kubectl", ["--kubeconfig", cluster.adminKubeconfig, "apply", "--server-side", "-f", "-"], {
+          input: DEMO_OBJECTS,
+        }),
+      );
+      const names = async (user: string, groups: string[], what: string) => {
+        const cert = await createClientCert(usersCa, { cn: user, organizations: groups });
+        const config = join(dir, `${user}.kubeconfig`);
+        await writeFile(config, kubeconfigFor(cert), { mode: 0o600 });
+        const out = await ok(kubectl(config, "get", what, "-o", "name"));
+        return out.trim().split("\n").filter(Boolean).sort();
+      };
+      // The gateway's index follows the Tenants through its informers: a moment after the apply.
+      const eventually = async (f: () => Promise<string[]>, want: string[]) => {
+        let got: string[] = [];
+        for (let i = 0; i < 50; i++) {
+          got = await f();
+          if (JSON.stringify(got) === JSON.stringify(want)) return;
+          await new Promise((r) => setTimeout(r, 200));
+        }
+        assert.deepEqual(got, want);
+      };
+      await eventually(
+        () => names("alice", ["team-a"], "namespaces"),
+        ["namespace/team-a-dev", "namespace/team-a-prod"],
+      );
+      await eventually(
+        () => names("alice", ["team-a"], "storageclasses"),
+        ["storageclass.storage.k8s.io/team-a-ssd"],
+      );
+      await eventually(() => names("alice", ["team-a"], "nodes"), ["node/node-team-a"]);
+      await eventually(() => names("bob", ["contractors"], "namespaces"), ["namespace/team-a-dev"]);
+      await eventually(
+        () => names("bob", ["contractors"], "storageclasses"),
+        ["storageclass.storage.k8s.io/team-a-ssd"],
+      );
     } finally {
       // The node agent removes its address and rules when it is stopped.
       await admin("delete", "-n", NS, "daemonset/kubegate-node-agent", "--wait=true", "--timeout=30s");
