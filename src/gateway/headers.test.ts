@@ -99,6 +99,56 @@ describe("readClientHeaders", () => {
   });
 });
 
+describe("a bearer token as a WebSocket subprotocol", () => {
+  const offer = (token: string) =>
+    `base64url.bearer.authorization.k8s.io.${Buffer.from(token).toString("base64url")}`;
+
+  it("authenticates like an Authorization header and is never forwarded", () => {
+    const h = readClientHeaders([
+      "Sec-WebSocket-Protocol",
+      `v5.channel.k8s.io, ${offer("tok-123.abc")}, v4.channel.k8s.io`,
+    ]);
+    assert.equal(h.authorization, "Bearer tok-123.abc");
+    assert.equal(h.forward["sec-websocket-protocol"], "v5.channel.k8s.io, v4.channel.k8s.io");
+    const only = readClientHeaders(["sec-websocket-protocol", offer("t")]);
+    assert.equal(only.authorization, "Bearer t");
+    assert.equal(only.forward["sec-websocket-protocol"], undefined);
+  });
+
+  it("leaves an Authorization header in charge, and still strips the offered token", () => {
+    const h = readClientHeaders([
+      "Authorization",
+      "Bearer from-header",
+      "Sec-WebSocket-Protocol",
+      `${offer("other")}, v5.channel.k8s.io`,
+    ]);
+    assert.equal(h.authorization, "Bearer from-header");
+    assert.equal(h.forward["sec-websocket-protocol"], "v5.channel.k8s.io");
+  });
+
+  it("refuses two tokens, padding or other base64, an empty or non-printable token", () => {
+    for (const value of [
+      `${offer("a")}, ${offer("b")}`,
+      "base64url.bearer.authorization.k8s.io.dG9rZW4=",
+      "base64url.bearer.authorization.k8s.io.a+b/",
+      "base64url.bearer.authorization.k8s.io.",
+      offer("two words"),
+      offer("new\nline"),
+    ])
+      assert.throws(
+        () => readClientHeaders(["Sec-WebSocket-Protocol", value]),
+        (e: { status: { code: number } }) => e.status.code === 401,
+        value,
+      );
+  });
+
+  it("leaves other subprotocols alone", () => {
+    const h = readClientHeaders(["Sec-WebSocket-Protocol", "v5.channel.k8s.io"]);
+    assert.equal(h.authorization, undefined);
+    assert.equal(h.forward["sec-websocket-protocol"], "v5.channel.k8s.io");
+  });
+});
+
 describe("impersonationHeaders", () => {
   it("sends user, one group header per group, uid and escaped extras", () => {
     assert.deepEqual(

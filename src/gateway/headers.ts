@@ -1,6 +1,6 @@
 import { headerValue } from "../authn/identity-policy.ts";
 import type { UserInfo } from "../authn/user.ts";
-import { badRequest } from "../status/status.ts";
+import { badRequest, unauthorized } from "../status/status.ts";
 
 /** Headers that describe one hop, never forwarded (RFC 9110 §7.6.1, plus the legacy ones proxies see). */
 const HOP_BY_HOP = new Set([
@@ -119,7 +119,37 @@ export function readClientHeaders(rawHeaders: readonly string[]): ClientHeaders 
   if (out.impersonation) out.impersonation.extra = Object.fromEntries(extra);
   if (authorizations.length > 1) throw badRequest("more than one Authorization header");
   if (authorizations[0] !== undefined) out.authorization = authorizations[0];
+  const fromProtocol = takeProtocolToken(out.forward);
+  if (fromProtocol !== undefined && out.authorization === undefined)
+    out.authorization = `Bearer ${fromProtocol}`;
   return out;
+}
+
+/** The WebSocket subprotocol that carries a bearer token (browsers cannot set Authorization). */
+export const BEARER_PROTOCOL_PREFIX = "base64url.bearer.authorization.k8s.io.";
+const BASE64URL = /^[A-Za-z0-9_-]+$/;
+const TOKEN = /^[\x21-\x7e]+$/;
+
+/**
+ * Removes a bearer token offered as a WebSocket subprotocol from the forwarded headers and returns it,
+ * decoded (kube-apiserver's own convention: base64url without padding). The token never travels
+ * upstream; a malformed one, or two, is refused as a bad credential. An Authorization header, when
+ * there is one too, is what authenticates.
+ */
+function takeProtocolToken(forward: Record<string, string | string[]>): string | undefined {
+  const raw = forward["sec-websocket-protocol"];
+  if (raw === undefined) return undefined;
+  const offered = (Array.isArray(raw) ? raw : [raw]).flatMap((v) => v.split(",")).map((p) => p.trim());
+  const tokens = offered.filter((p) => p.startsWith(BEARER_PROTOCOL_PREFIX));
+  if (tokens.length === 0) return undefined;
+  const kept = offered.filter((p) => p !== "" && !p.startsWith(BEARER_PROTOCOL_PREFIX));
+  if (kept.length > 0) forward["sec-websocket-protocol"] = kept.join(", ");
+  else delete forward["sec-websocket-protocol"];
+  if (tokens.length > 1) throw unauthorized();
+  const encoded = (tokens[0] as string).slice(BEARER_PROTOCOL_PREFIX.length);
+  const token = BASE64URL.test(encoded) ? Buffer.from(encoded, "base64url").toString("utf8") : "";
+  if (!TOKEN.test(token)) throw unauthorized();
+  return token;
 }
 
 // Header names are tokens; everything else in an extra key (and '%' itself) is percent-encoded, which

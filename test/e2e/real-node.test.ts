@@ -8,6 +8,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
+import { Agent, WebSocket } from "undici";
 import { buildKubegateImage, kubegateImageRef } from "../../src/devcluster/kubegate-image.ts";
 import { readNodeInfo } from "../../src/devcluster/node.ts";
 import { useCluster, wantNode } from "../cluster/harness.ts";
@@ -75,6 +76,8 @@ const WEBSOCKETS = {
 describe("a real node through the gateway: exec, attach, port-forward, logs, cp", { skip }, () => {
   let alice = "";
   let mallory = "";
+  let gatewayUrl = "";
+  let gatewayCa = "";
   let stopGateway: () => Promise<void> = async () => undefined;
   const admin = (...args: string[]) => kubectl(cluster.adminKubeconfig, ...args);
   const as = (kubeconfig: string, ...args: string[]) => kubectl(kubeconfig, "-n", NS, ...args);
@@ -82,6 +85,8 @@ describe("a real node through the gateway: exec, attach, port-forward, logs, cp"
   before(async () => {
     const env = await prepareGatewayEnv(cluster);
     const gateway = await startGatewayProcess(gatewayArgs(env));
+    gatewayUrl = gateway.url;
+    gatewayCa = await readFile(env.servingCa.cert, "utf8");
     stopGateway = async () => {
       await gateway.stop();
     };
@@ -206,6 +211,50 @@ describe("a real node through the gateway: exec, attach, port-forward, logs, cp"
     });
     assert.notEqual(pf.code, 0);
     assert.match(pf.stderr, /forbidden/);
+  });
+
+  it("exec over a WebSocket whose bearer token rides in the subprotocol, as browsers send it", async () => {
+    await ok(admin("create", "serviceaccount", "ws-robot", "-n", NS));
+    await ok(
+      admin(
+        "create",
+        "rolebinding",
+        "ws-robot-edit",
+        "-n",
+        NS,
+        "--clusterrole=edit",
+        `--serviceaccount=${NS}:ws-robot`,
+      ),
+    );
+    const token = (await ok(admin("create", "token", "ws-robot", "-n", NS))).trim();
+    const exec = (protocols: string[]) =>
+      new Promise<{ stdout: string; protocol: string; opened: boolean }>((resolve) => {
+        const url = `${gatewayUrl.replace("https:", "wss:")}/api/v1/namespaces/${NS}/pods/web/exec?command=echo&command=hi-ws-token&stdout=true`;
+        const ws = new WebSocket(url, { protocols, dispatcher: new Agent({ connect: { ca: gatewayCa } }) });
+        ws.binaryType = "arraybuffer";
+        let stdout = "";
+        let opened = false;
+        ws.onopen = () => {
+          opened = true;
+        };
+        ws.onmessage = (m) => {
+          const data = Buffer.from(m.data as ArrayBuffer);
+          if (data[0] === 1) stdout += data.subarray(1).toString();
+        };
+        ws.onclose = () => resolve({ stdout, protocol: ws.protocol, opened });
+      });
+    const bearer = `base64url.bearer.authorization.k8s.io.${Buffer.from(token).toString("base64url")}`;
+    const done = await exec(["v5.channel.k8s.io", bearer]);
+    assert.equal(done.opened, true);
+    assert.equal(done.protocol, "v5.channel.k8s.io");
+    assert.equal(done.stdout, "hi-ws-token\n");
+    // A token that does not authenticate gets no tunnel.
+    const refused = await exec([
+      "v5.channel.k8s.io",
+      `base64url.bearer.authorization.k8s.io.${Buffer.from("not-a-token").toString("base64url")}`,
+    ]);
+    assert.equal(refused.stdout, "");
+    assert.equal(refused.opened, false, "the handshake fails");
   });
 
   it("kubegate's own image, built without a Docker engine, runs on the node as the manifests run it", async () => {
