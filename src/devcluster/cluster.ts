@@ -263,8 +263,8 @@ export async function down(dir: string): Promise<void> {
   // The node first: its pods are deleted through the apiserver while it still answers.
   await stopNode(info);
   if (info.nodeAddress) releaseNodeAddress();
-  await stopProcess(info.pids.apiserver, 5000);
-  await stopProcess(info.pids.etcd, 5000);
+  await stopProcess(info.pids.apiserver, 5000, "kube-apiserver");
+  await stopProcess(info.pids.etcd, 5000, "etcd");
   await rm(join(resolve(dir), "etcd-data"), { recursive: true, force: true });
   await rm(clusterFile(dir), { force: true });
 }

@@ -15,7 +15,7 @@ import {
   realpathSync,
   statSync,
 } from "node:fs";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { ClusterSetupError } from "./build.ts";
@@ -155,19 +155,20 @@ export async function buildKubegateImage(
     const xtables = "/usr/lib/x86_64-linux-gnu/xtables";
     if (existsSync(xtables)) for (const so of readdirSync(xtables)) layer.program(join(xtables, so));
 
-    log("collecting the production node_modules (npm ls --omit=dev)");
-    const packages = run("npm", ["ls", "--omit=dev", "--all", "--parseable"], repo)
-      .split("\n")
-      .filter((p) => p.startsWith(join(repo, "node_modules")));
-    for (const pkg of packages)
-      layer.tree(
-        pkg,
-        join("app", relative(repo, pkg)),
-        (rel) => rel === "node_modules" || rel.startsWith("node_modules/"),
-      );
+    // The production dependencies installed afresh from the lock file, as the Dockerfile's npm ci and
+    // prune do: not the checkout's node_modules, which may hold local edits or stray files.
+    log("installing the production node_modules (npm ci --omit=dev)");
+    const app = join(stage, "app");
+    await mkdir(app);
+    for (const f of ["package.json", "package-lock.json"]) await copyFile(join(repo, f), join(app, f));
+    run("npm", ["ci", "--omit=dev", "--ignore-scripts", "--no-audit", "--no-fund", "--prefer-offline"], app);
+    layer.tree(join(app, "node_modules"), "app/node_modules", (rel) => rel === ".package-lock.json");
     layer.file("app/package.json", readFileSync(join(repo, "package.json")));
-    layer.tree(join(repo, "bin"), "app/bin");
-    layer.tree(join(repo, "deploy"), "app/deploy");
+    // Only what git tracks of bin/ and deploy/: a rendered manifest or a key left there does not ship.
+    for (const file of run("git", ["ls-files", "-z", "bin", "deploy"], repo).split("\0").filter(Boolean)) {
+      const st = statSync(join(repo, file));
+      layer.file(join("app", file), readFileSync(join(repo, file)), st.mode & 0o7777);
+    }
     layer.tree(join(stage, "dist"), "app/dist");
 
     const entries = [...layer.entries.values()].sort((a, b) =>

@@ -27,6 +27,8 @@ export const NODE_NAME = "kubegate-node";
 /** Not loopback (kubelet refuses that), never routed off this machine. */
 export const NODE_IP = "10.254.254.1";
 const BRIDGE = "kgbr0";
+/** The cgroup (in every hierarchy) the node's pods live under. */
+const CGROUP_ROOT = "kubegate-node";
 const POD_SUBNET = "10.244.0.0/24";
 const CNI_BIN = "/usr/lib/cni";
 /** Kernel settings kubelet (the first three) and the bridge plugin (the last) change; put back on stop. */
@@ -63,6 +65,22 @@ export function nodeUnsupported(): string | undefined {
     .map(([, pkg]) => pkg);
   if (missing.length) return `missing Debian packages: ${[...new Set(missing)].join(", ")}`;
   if (spawnSync("gcc", ["--version"]).status !== 0) return "gcc is needed to build the pause program";
+  return otherRuntime();
+}
+
+/**
+ * What shows this machine already runs containers or is a Kubernetes node. The test node's clean-up
+ * removes CNI network namespaces, containerd's run directory entries and KUBE-* rules: on a machine of
+ * its own only, so it refuses to start beside another runtime.
+ */
+function otherRuntime(): string | undefined {
+  if (existsSync("/run/containerd")) return "/run/containerd exists: another containerd runs here";
+  if (existsSync("/run/netns") && readdirSync("/run/netns").some((n) => n.startsWith("cni-")))
+    return "CNI network namespaces exist in /run/netns: another container runtime runs here";
+  const others = processes((c) => /(^|\/)(kubelet|containerd|kube-proxy|dockerd|crio) /.test(c));
+  if (others.length) return `another container runtime or kubelet runs here (pid ${others.join(", ")})`;
+  if (run("iptables-save", []).out.includes(":KUBE-"))
+    return "KUBE-* iptables chains exist: this machine is a Kubernetes node";
   return undefined;
 }
 
@@ -175,8 +193,9 @@ authentication:
 authorization:
   mode: Webhook
 containerRuntimeEndpoint: unix://${socket}
-# cgroup v1 without systemd
+# cgroup v1 without systemd; pods under a root of this node's own, never a host kubelet's kubepods
 cgroupDriver: cgroupfs
+cgroupRoot: /${CGROUP_ROOT}
 failCgroupV1: false
 cgroupsPerQOS: true
 enforceNodeAllocatable: ["pods"]
@@ -369,6 +388,12 @@ export async function startNode(
       ],
       logs.controllerManager,
     );
+    // kubelet wants its cgroup root to exist in every hierarchy.
+    for (const hierarchy of readdirSync("/sys/fs/cgroup"))
+      if (existsSync(join("/sys/fs/cgroup", hierarchy, "cgroup.procs")))
+        await mkdir(join("/sys/fs/cgroup", hierarchy, CGROUP_ROOT), { recursive: true }).catch(
+          () => undefined,
+        );
     // Services: iptables rules for cluster IPs (and NodePorts on the node's address only).
     const [healthz, metrics] = [await freePort(), await freePort()];
     node.pids.proxy = startDetached(
@@ -484,17 +509,18 @@ export async function stopNode(info: ClusterInfo): Promise<void> {
   const node = await readNodeInfo(info.dir);
   if (!node) return;
   if (alive(node.pids.kubelet)) await deletePods(info).catch(() => undefined);
-  for (const pid of [
-    node.pids.kubelet,
-    node.pids.proxy,
-    node.pids.controllerManager,
-    node.pids.scheduler,
-    node.pids.containerd,
-  ])
-    if (pid) await stopProcess(pid, 5000);
+  // Each named by what its command line must hold: node.json may be stale (a reboot reuses pids).
+  for (const [pid, expect] of [
+    [node.pids.kubelet, "kubelet"],
+    [node.pids.proxy, "kube-proxy"],
+    [node.pids.controllerManager, "kube-controller-manager"],
+    [node.pids.scheduler, "kube-scheduler"],
+    [node.pids.containerd, "containerd"],
+  ] as const)
+    if (pid) await stopProcess(pid, 5000, expect);
   removeProxyRules(join(cacheDir(), "bin", "kube-proxy"));
   // Containers whose kubelet is gone: their shims outlive containerd by design.
-  kill(cgroupProcs("kubepods"));
+  kill(cgroupProcs(CGROUP_ROOT));
   kill(processes((c) => c.includes("containerd-shim") && c.includes(node.containerdSocket)));
   await sleep(300);
   const mounts = readFileSync("/proc/self/mounts", "utf8")
@@ -511,7 +537,7 @@ export async function stopNode(info: ClusterInfo): Promise<void> {
     for (const ns of readdirSync("/run/netns"))
       if (ns.startsWith("cni-")) rmSync(join("/run/netns", ns), { force: true });
   run("ip", ["link", "del", BRIDGE]);
-  removeCgroups("kubepods");
+  removeCgroups(CGROUP_ROOT);
   for (const [key, value] of Object.entries(node.sysctls)) {
     try {
       if (readSysctl(key) !== value) await writeFile(`/proc/sys/${key}`, value);

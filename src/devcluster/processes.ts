@@ -75,8 +75,21 @@ export async function httpOk(url: string): Promise<boolean> {
   return res.ok;
 }
 
-export async function stopProcess(pid: number, graceMs: number): Promise<void> {
+/**
+ * Stops a process started by startDetached, and its process group. `expect` is a word its command line
+ * must hold: a pid read back from a stale state file (after a reboot) may now be anyone's.
+ */
+export async function stopProcess(pid: number, graceMs: number, expect?: string): Promise<void> {
   if (!alive(pid)) return;
+  if (expect !== undefined) {
+    let cmdline = "";
+    try {
+      cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+    } catch {
+      return;
+    }
+    if (!cmdline.includes(expect)) return;
+  }
   const signal = (sig: NodeJS.Signals) => {
     try {
       // Negative pid: the whole process group started for it.

@@ -25,13 +25,15 @@ export async function handleRequest(
   try {
     const { info, headers, user } = await admit(ctx, req, outcome);
     const r = new GatewayRequest(ctx, req, res, info, headers, user);
-    // Every request is in flight from here, whichever route answers it: SIGTERM's drain waits for a
+    // Every request a route handles is in flight, whichever route it is: SIGTERM's drain waits for a
     // guarded write between its dry run and its write, and cuts watches the gateway serves itself.
-    const release = ctx.inflight.enter(isLongRunning(info), r.cancel, user.name);
+    // Only an untracked route (a redirect) is answered outside.
+    let release: (() => void) | undefined;
     try {
       for (const route of ctx.routes) {
         const params = route.match(info);
         if (params === undefined) continue;
+        if (!route.untracked) release ??= ctx.inflight.enter(isLongRunning(info), r.cancel, user.name);
         const code = await route.handle(r, params);
         if (code === undefined) continue;
         outcome.route = route.name;
@@ -39,7 +41,7 @@ export async function handleRequest(
         break;
       }
     } finally {
-      release();
+      release?.();
     }
   } catch (err) {
     const s = toStatus(err);

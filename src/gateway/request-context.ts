@@ -42,27 +42,33 @@ export class GatewayRequest implements RequestContext {
   ) {
     this.cancel = new RequestCancel(res);
     this.upstream = new RequestUpstream(this);
+    res.once("close", () => this.closed());
   }
+
+  #gone = false;
 
   get tenancy(): TenancyContext | undefined {
     return this.gateway.tenancy;
   }
 
-  // Made on first use: the plain passthrough never needs one. A watch's response can be ended by the
-  // gateway (shutdown) while its upstream read still streams, and only this abort ends that read, so
-  // watches always abort; anything else only when the client left early (aborting after every
-  // finished list built a DOMException per request).
+  // The controller is made on first use (the plain passthrough never needs one), but whether the
+  // client left is followed from the start: on HTTP/2 a response has no `destroyed`, and a client gone
+  // while a route was still deciding must abort the calls it makes afterwards. A watch's response can
+  // be ended by the gateway (shutdown) while its upstream read still streams, and only this abort ends
+  // that read: watches always abort. Anything else only when the client left before the gateway ended
+  // the response (writableEnded: an HTTP/2 reset also marks writableFinished).
   get signal(): AbortSignal {
     if (!this.#abort) {
-      const abort = new AbortController();
-      const watch = this.info.verb === "watch";
-      if (this.res.destroyed) abort.abort();
-      else
-        this.res.once("close", () => {
-          if (watch || !this.res.writableFinished) abort.abort();
-        });
-      this.#abort = abort;
+      this.#abort = new AbortController();
+      if (this.#gone) this.#abort.abort();
     }
     return this.#abort.signal;
+  }
+
+  /** Called once, when the response closes. */
+  closed(): void {
+    if (this.info.verb !== "watch" && this.res.writableEnded) return;
+    this.#gone = true;
+    this.#abort?.abort();
   }
 }

@@ -28,6 +28,7 @@ export function redirectLocation(server: URL, url: string | undefined): string {
 /** exec/attach/port-forward answered with a 307 to the apiserver (seed 002's way), not tunnelled. */
 export const interactiveRedirect: Route<true> = {
   name: "interactive-redirect",
+  untracked: true,
   match: (info) => (isInteractive(info) ? true : undefined),
   handle: (ctx) =>
     Promise.resolve(

@@ -100,6 +100,11 @@ export interface UpstreamCall {
   clientHeaders?: boolean;
   /** Watches and followed logs: the uncapped streams pool. */
   longRunning?: boolean;
+  /**
+   * Time limits of a whole() call: "short" (30 s to headers and to the body: small objects) or "pool"
+   * (the pool's own: 60 s to headers, none for the body: whole lists that may be large).
+   */
+  timeouts?: "short" | "pool";
 }
 
 /**
@@ -124,8 +129,8 @@ export interface RequestContext {
   readonly user: UserInfo;
   readonly upstream: UpstreamClient;
   /**
-   * Aborted when the client leaves before its answer is complete (always when a watch ends): the
-   * gateway's own calls for the request stop with it.
+   * Aborted when the client leaves before the gateway ended its answer (always when a watch ends):
+   * the gateway's own calls for the request stop with it.
    */
   readonly signal: AbortSignal;
 }
@@ -143,6 +148,8 @@ export interface TenantRequest extends RequestContext {
  */
 export interface Route<P = unknown> {
   readonly name: string;
+  /** Answered without calling anyone (a redirect): not counted in flight, never refused for load. */
+  readonly untracked?: boolean;
   match(info: RequestInfo): P | undefined;
   handle(ctx: RequestContext, params: P): Promise<number | undefined>;
 }

@@ -6,6 +6,7 @@ import type { Dispatcher } from "undici";
 import type { UserInfo } from "../authn/user.ts";
 import { isLongRunning } from "../kube/request-info.ts";
 import { unavailable } from "../kube/upstream.ts";
+import { StatusError, status } from "../status/status.ts";
 import type { ClientHeaders } from "./headers.ts";
 import type { Cancellable } from "./inflight.ts";
 import type {
@@ -18,7 +19,7 @@ import type {
   UpstreamCall,
   UpstreamClient,
 } from "./types.ts";
-import { UpstreamRelay } from "./upstream-relay.ts";
+import { CLIENT_CLOSED, UpstreamRelay } from "./upstream-relay.ts";
 
 /** Calls the gateway reads whole are small objects: they need not wait as long as a stream may. */
 const WHOLE_TIMEOUT_MS = 30_000;
@@ -56,15 +57,13 @@ export class RequestUpstream implements UpstreamClient {
   }
 
   async whole(as: As, call: UpstreamCall = {}): Promise<Answer> {
+    const limits =
+      call.timeouts === "pool" ? {} : { headersTimeout: WHOLE_TIMEOUT_MS, bodyTimeout: WHOLE_TIMEOUT_MS };
     try {
-      const up = await this.pool(as, call).request({
-        ...this.options(as, call),
-        headersTimeout: WHOLE_TIMEOUT_MS,
-        bodyTimeout: WHOLE_TIMEOUT_MS,
-      });
+      const up = await this.pool(as, call).request({ ...this.options(as, call), ...limits });
       return { code: up.statusCode, contentType: contentTypeOf(up.headers), text: await up.body.text() };
     } catch (err) {
-      throw unavailable(err);
+      throw this.failure(err);
     }
   }
 
@@ -73,7 +72,7 @@ export class RequestUpstream implements UpstreamClient {
     try {
       up = await this.pool(as, call).request(this.options(as, call));
     } catch (err) {
-      throw unavailable(err);
+      throw this.failure(err);
     }
     return {
       code: up.statusCode,
@@ -81,6 +80,16 @@ export class RequestUpstream implements UpstreamClient {
       body: up.body,
       text: () => up.body.text(),
     };
+  }
+
+  /** A call cut short because the client left is the client's doing (499), not the apiserver's. */
+  private failure(err: unknown): StatusError {
+    if (this.r.signal.aborted)
+      return new StatusError(
+        status(CLIENT_CLOSED, "the client closed the request"),
+        "KUBEGATE_CLIENT_CLOSED",
+      );
+    return unavailable(err);
   }
 
   private pool(as: As, call: UpstreamCall) {

@@ -24,6 +24,7 @@ export type ErrorCode =
   | "KUBEGATE_TOO_MANY_AUTHENTICATIONS"
   | "KUBEGATE_UPSTREAM_UNAVAILABLE"
   | "KUBEGATE_UPSTREAM_BAD_ANSWER"
+  | "KUBEGATE_CLIENT_CLOSED"
   // Errors for the person running kubegate (KubegateError).
   | "KUBEGATE_INVALID_INPUT"
   | "KUBEGATE_INVALID_OPTION"

@@ -107,6 +107,7 @@ export const accessReviews = tenancyRoute({
     const answer = await r.upstream.whole("user", {
       body: await readBody(r.req),
       accept: "application/json",
+      timeouts: "pool",
     });
     if (answer.code !== 201 && answer.code !== 200) return sendAnswer(r.res, answer);
     const review = JSON.parse(answer.text) as {

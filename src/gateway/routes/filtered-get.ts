@@ -22,6 +22,7 @@ export const filteredGet = tenancyRoute({
     }
     const up = await ctx.upstream.whole("gateway", {
       method: "GET",
+      timeouts: "pool",
       accept: jsonAccept(ctx.headers.forward.accept),
     });
     if (up.code === 200) {

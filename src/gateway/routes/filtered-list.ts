@@ -47,6 +47,7 @@ async function read(ctx: TenantRequest, path: string) {
   const up = await ctx.upstream.whole("gateway", {
     method: "GET",
     path,
+    timeouts: "pool",
     accept: jsonAccept(ctx.headers.forward.accept),
   });
   return {

@@ -43,12 +43,25 @@ export const filteredWatch = tenancyRoute({
     }
     startStream(res, up.contentType);
     const lines = new WatchLineFilter(visible);
+    // A client that stops reading, then leaves, must not hold the upstream watch: wait for the drain
+    // or the close, whichever comes, and stop on the signal.
+    const writable = () =>
+      new Promise<void>((r) => {
+        const done = () => {
+          res.off("drain", done);
+          res.off("close", done);
+          r();
+        };
+        res.once("drain", done);
+        res.once("close", done);
+      });
     try {
       for await (const chunk of up.body) {
         for (const line of lines.push(chunk)) {
-          if (!(res as import("node:http").ServerResponse).write(line))
-            await new Promise((r) => res.once("drain", r));
+          if (!(res as import("node:http").ServerResponse).write(line)) await writable();
+          if (ctx.signal.aborted) break;
         }
+        if (ctx.signal.aborted) break;
       }
     } catch {
       // Client gone or upstream closed mid-stream.

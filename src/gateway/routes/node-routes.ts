@@ -94,6 +94,8 @@ async function podsOnNode(r: TenantRequest, node: string): Promise<number | unde
   query.delete("continue");
   const up = await r.upstream.whole("gateway", {
     method: "GET",
+    // A cluster-wide pod list: a quorum read that may take a while.
+    timeouts: "pool",
     path: `${rawPath(r.req)}?${query}`,
     accept: jsonAccept(r.headers.forward.accept),
   });

@@ -55,7 +55,8 @@ describe("the test node: up --node, a running pod, down", { skip: nodeUnsupporte
       spawnSync("ip", ["-o", "addr", "show", "dev", "lo"], { encoding: "utf8" }).stdout,
       new RegExp(NODE_IP.replaceAll(".", "\\.")),
     );
-    assert.equal(existsSync("/sys/fs/cgroup/pids/kubepods"), false, "kubelet's cgroups are gone");
+    assert.equal(existsSync("/sys/fs/cgroup/pids/kubegate-node"), false, "the node's cgroups are gone");
+    assert.equal(existsSync("/sys/fs/cgroup/pids/kubepods"), false, "and none were made at the host's kubelet root");
     assert.deepEqual(sysctls(), before);
     assert.equal(existsSync(join(dir, "node")), false);
     await down(dir); // again: nothing to do, no error
