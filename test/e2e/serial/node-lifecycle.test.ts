@@ -56,7 +56,11 @@ describe("the test node: up --node, a running pod, down", { skip: nodeUnsupporte
       new RegExp(NODE_IP.replaceAll(".", "\\.")),
     );
     assert.equal(existsSync("/sys/fs/cgroup/pids/kubegate-node"), false, "the node's cgroups are gone");
-    assert.equal(existsSync("/sys/fs/cgroup/pids/kubepods"), false, "and none were made at the host's kubelet root");
+    assert.equal(
+      existsSync("/sys/fs/cgroup/pids/kubepods"),
+      false,
+      "and none were made at the host's kubelet root",
+    );
     assert.deepEqual(sysctls(), before);
     assert.equal(existsSync(join(dir, "node")), false);
     await down(dir); // again: nothing to do, no error
