@@ -186,13 +186,26 @@ describe("issue #17 item 9: an invisible object answers exactly as a nonexistent
   const compare = async (label: string, path: (n: string) => string, hidden: string, missing: string) => {
     assert.equal(hidden.length, missing.length);
     for (const accept of ACCEPTS) {
-      const a = await get(path(hidden), "ra-alice", [["Accept", accept]]);
-      const b = await get(path(missing), "ra-alice", [["Accept", accept]]);
-      const norm = (r: typeof a, n: string) => ({
+      // The two answers are read a moment apart, and the cluster's resourceVersion moves on its own
+      // (its node's heartbeats): a list's resourceVersion is masked, and a pair that still differs is
+      // read again (up to three times) before it counts as a difference.
+      const norm = (r: Awaited<ReturnType<typeof get>>, n: string) => ({
         status: r.status,
         type: r.headers["content-type"],
-        body: r.body.split(n).join("NAME"),
+        body: r.body
+          .split(n)
+          .join("NAME")
+          .replace(
+            /^(\{"kind":"[A-Za-z]+","apiVersion":"[^"]+","metadata":\{"resourceVersion":")\d+"/,
+            '$1RV"',
+          ),
       });
+      let a = await get(path(hidden), "ra-alice", [["Accept", accept]]);
+      let b = await get(path(missing), "ra-alice", [["Accept", accept]]);
+      for (let i = 0; i < 2 && JSON.stringify(norm(a, hidden)) !== JSON.stringify(norm(b, missing)); i++) {
+        a = await get(path(hidden), "ra-alice", [["Accept", accept]]);
+        b = await get(path(missing), "ra-alice", [["Accept", accept]]);
+      }
       assert.deepEqual(norm(a, hidden), norm(b, missing), `${label} with ${accept}`);
       // An empty list is a fine answer; the object itself is not.
       if (a.status === 200)
