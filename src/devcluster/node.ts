@@ -216,10 +216,15 @@ volumePluginDir: ${dir}/volume-plugins
 `;
 }
 
-function getJson(info: ClusterInfo, path: string): Promise<{ code: number; body: Record<string, unknown> }> {
+/** One call to the apiserver as the cluster's admin, JSON back. */
+function getJson(
+  info: ClusterInfo,
+  path: string,
+  method = "GET",
+): Promise<{ code: number; body: Record<string, unknown> }> {
   const [ca, cert, key] = [info.ca.cert, info.admin.cert, info.admin.key].map((f) => readFileSync(f, "utf8"));
   return new Promise((resolve, reject) => {
-    const req = request(`${info.server}${path}`, { ca, cert, key, timeout: 5000 }, (res) => {
+    const req = request(`${info.server}${path}`, { method, ca, cert, key, timeout: 5000 }, (res) => {
       let text = "";
       res.on("data", (d) => {
         text += d;
@@ -600,23 +605,12 @@ async function deletePods(info: ClusterInfo): Promise<void> {
   const list = await getJson(info, `/api/v1/pods?${selector}`);
   const items = (list.body.items as { metadata: { namespace: string; name: string } }[] | undefined) ?? [];
   await Promise.all(
-    items.map(
-      (p) =>
-        new Promise<void>((resolve) => {
-          const [ca, cert, key] = [info.ca.cert, info.admin.cert, info.admin.key].map((f) =>
-            readFileSync(f, "utf8"),
-          );
-          const req = request(
-            `${info.server}/api/v1/namespaces/${p.metadata.namespace}/pods/${p.metadata.name}?gracePeriodSeconds=5`,
-            { method: "DELETE", ca, cert, key, timeout: 5000 },
-            (res) => {
-              res.resume();
-              res.on("end", resolve);
-            },
-          );
-          req.on("error", () => resolve());
-          req.end();
-        }),
+    items.map((p) =>
+      getJson(
+        info,
+        `/api/v1/namespaces/${p.metadata.namespace}/pods/${p.metadata.name}?gracePeriodSeconds=5`,
+        "DELETE",
+      ).catch(() => undefined),
     ),
   );
   const deadline = Date.now() + 20_000;

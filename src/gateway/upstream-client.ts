@@ -100,16 +100,11 @@ export class RequestUpstream implements UpstreamClient {
   private options(as: As, call: UpstreamCall): Dispatcher.RequestOptions {
     const { gateway: g, req } = this.r;
     let headers: Record<string, string | string[]>;
-    if (as === "user" || call.clientHeaders) {
-      // The body is the gateway's (read, or rewritten): its length is undici's to set.
-      const { "content-length": _length, ...forward } = this.r.headers.forward;
-      headers =
-        as === "user"
-          ? { ...forward, ...g.identity.headers(this.r.user), ...forwardedFor(req) }
-          : g.upstream.withCredential(forward);
-    } else {
-      headers = g.upstream.ownHeaders();
-    }
+    if (as === "user") headers = userHeaders(g, req, this.r.headers, this.r.user);
+    else if (call.clientHeaders) headers = g.upstream.withCredential({ ...this.r.headers.forward });
+    else headers = g.upstream.ownHeaders();
+    // The body is the gateway's (read, or rewritten): its length is undici's to set.
+    delete headers["content-length"];
     if (call.accept) headers.accept = call.accept;
     if (call.contentType) headers["content-type"] = call.contentType;
     else if (call.body !== undefined && !headers["content-type"])
