@@ -14,7 +14,8 @@ export const SYSTEM_COMMANDS: Readonly<Record<string, string>> = {
   // The test cluster's node (src/devcluster/node.ts): the runtime, the pod network, the test image.
   containerd: "containerd",
   runc: "runc",
-  bridge: "containernetworking-plugins",
+  // By its path: iproute2 has a `bridge` command of its own on PATH.
+  "/usr/lib/cni/bridge": "containernetworking-plugins",
   busybox: "busybox-static",
 };
 
@@ -22,6 +23,7 @@ export const SYSTEM_COMMANDS: Readonly<Record<string, string>> = {
 const SEARCH = ["/usr/sbin", "/sbin", "/usr/bin", "/bin", "/usr/lib/cni"];
 
 export function hasCommand(name: string, path = process.env.PATH ?? ""): boolean {
+  if (name.startsWith("/")) return existsSync(name);
   return [...path.split(delimiter), ...SEARCH].some((dir) => dir && existsSync(join(dir, name)));
 }
 
