@@ -43,6 +43,22 @@ export function sendRedirect(res: ClientResponse, location: string): number {
   return 307;
 }
 
+/**
+ * Resolves when a stream the gateway writes may take more (drain), or when its client is gone (close),
+ * whichever comes first: a client that stops reading, then leaves, never holds the writer.
+ */
+export function drainedOrClosed(res: ClientResponse): Promise<void> {
+  return new Promise<void>((r) => {
+    const done = () => {
+      res.off("drain", done);
+      res.off("close", done);
+      r();
+    };
+    res.once("drain", done);
+    res.once("close", done);
+  });
+}
+
 /** The head of a stream the gateway writes itself (a filtered watch), sent at once. */
 export function startStream(res: ClientResponse, contentType: string): void {
   writeHead(res, 200, { "content-type": contentType });

@@ -5,6 +5,8 @@
 import type { RequestInfo } from "../kube/request-info.ts";
 import { sendRedirect } from "./respond.ts";
 import { accessReviews } from "./routes/access-review.ts";
+import { allNamespacesList } from "./routes/all-namespaces-list.ts";
+import { allNamespacesWatch } from "./routes/all-namespaces-watch.ts";
 import { notAPath } from "./routes/filtered.ts";
 import { filteredGet } from "./routes/filtered-get.ts";
 import { filteredList } from "./routes/filtered-list.ts";
@@ -76,6 +78,8 @@ export const TENANCY_ROUTES: readonly Route[] = [
   filteredWatch,
   filteredUpdate,
   filteredDelete,
+  allNamespacesList, // kubectl get pods -A: the user's visible namespaces, each read as the user
+  allNamespacesWatch,
 ];
 
 export interface RouteOptions {

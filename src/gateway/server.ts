@@ -3,6 +3,7 @@ import { createServer as createHttpServer, type Server as HttpServer } from "nod
 import { createSecureServer, type Http2SecureServer, type Http2Session } from "node:http2";
 import type { Authenticators, TokenAuthenticator } from "../authn/authenticate.ts";
 import type { Connection } from "../kube/connection.ts";
+import { Discovery } from "../kube/discovery.ts";
 import { Reviews } from "../kube/reviews.ts";
 import { Upstream } from "../kube/upstream.ts";
 import { createAuditSink } from "../observability/audit.ts";
@@ -47,7 +48,14 @@ export interface GatewayOptions {
   interactiveMode: "proxy" | "redirect";
   namespaces?: "passthrough" | "aggregated";
   /** Tenant filtering of cluster-scoped kinds (needs kubegate's CRDs). */
-  tenancy?: { tenantLabel: string; teamLabel?: string; ignoredUsers: string[]; ignoredGroups: string[] };
+  tenancy?: {
+    tenantLabel: string;
+    teamLabel?: string;
+    ignoredUsers: string[];
+    ignoredGroups: string[];
+    /** Namespaces an all-namespaces list or watch reads at once (default 8). */
+    fanOutConcurrency?: number;
+  };
   reloadIntervalMs?: number;
   shutdownGraceMs?: number;
   /** Header and idle deadlines, connections per client address (connection-guard.ts). */
@@ -146,6 +154,17 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
             ignoredGroups: new Set(o.tenancy.ignoredGroups),
             // Every replica mounts the same serving key: a page begun on one continues on another.
             tokens: new ContinueTokens(current?.key),
+            discovery: new Discovery(async (path, accept) => {
+              const up = await upstream.pool.request({
+                method: "GET",
+                path,
+                headers: upstream.ownHeaders(accept),
+                headersTimeout: 10_000,
+                bodyTimeout: 10_000,
+              });
+              return { code: up.statusCode, text: await up.body.text() };
+            }),
+            fanOutConcurrency: o.tenancy.fanOutConcurrency ?? 8,
           },
         }
       : {}),

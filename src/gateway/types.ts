@@ -6,6 +6,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import type { Authenticators } from "../authn/authenticate.ts";
 import type { UserInfo } from "../authn/user.ts";
+import type { Discovery } from "../kube/discovery.ts";
 import type { RequestInfo } from "../kube/request-info.ts";
 import type { Reviews } from "../kube/reviews.ts";
 import type { Upstream } from "../kube/upstream.ts";
@@ -30,6 +31,10 @@ export interface TenancyContext {
   ignoredGroups: Set<string>;
   /** Seals the continue tokens of filtered pages. */
   tokens: ContinueTokens;
+  /** Which resources the cluster serves, and which are namespaced (all-namespaces views). */
+  discovery: Discovery;
+  /** Namespaces an all-namespaces list or watch reads at once. */
+  fanOutConcurrency: number;
 }
 
 /** The gateway's dependencies, built once at start-up and shared by every request. */
@@ -79,6 +84,8 @@ export interface Streamed {
   contentType: string;
   body: AsyncIterable<Buffer>;
   text(): Promise<string>;
+  /** Stops reading the answer and closes the upstream request (one watch of several ends). */
+  close(): void;
 }
 
 /** Who kube-apiserver sees: the user (impersonated or front-proxied), or the gateway itself. */

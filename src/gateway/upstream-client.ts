@@ -79,6 +79,11 @@ export class RequestUpstream implements UpstreamClient {
       contentType: contentTypeOf(up.headers),
       body: up.body,
       text: () => up.body.text(),
+      close: () => {
+        // Destroying the body aborts the request, which the body reports as an error: expected here.
+        up.body.on("error", () => undefined);
+        up.body.destroy();
+      },
     };
   }
 

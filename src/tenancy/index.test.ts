@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import type { UserInfo } from "../authn/user.ts";
 import type { KubeObject } from "../kube/informer.ts";
 import { type FilteredKind, filteredKind } from "../resources/kinds.ts";
-import { TenancyIndex } from "./index.ts";
+import { byListKey, TenancyIndex } from "./index.ts";
 import { StaticSource } from "./static-source.ts";
 import type { ProxySetting, RoleBinding, Tenant } from "./types.ts";
 
@@ -292,6 +292,53 @@ describe("TenancyIndex ProxySettings, team label, RoleBindings and changes", () 
     assert.equal(index.visibility(user("bob"), NODES).granted, false);
     sources.tenants.delete(obj("oil"));
     assert.deepEqual(index.ownedTenants(user("alice")), []);
+  });
+});
+
+describe("TenancyIndex visible namespaces (all-namespaces views)", () => {
+  const namespaces = [
+    obj("oil-dev", { [LABEL]: "oil" }),
+    obj("oil", { [LABEL]: "oil" }),
+    obj("oil-a", { [LABEL]: "oil" }),
+    obj("gas-dev", { [LABEL]: "gas" }),
+    obj("team-ns", { team: "blue" }),
+    obj("bound"),
+  ];
+  const make = () =>
+    fixture([tenant("oil", { owners: [{ kind: "User", name: "alice" }] }), tenant("gas", { owners: [] })], {
+      ns: namespaces,
+      rb: [{ metadata: { name: "view", namespace: "bound" }, subjects: [{ kind: "User", name: "alice" }] }],
+    });
+
+  it("equals what namespaceVisible says of every namespace, in the apiserver's key order", () => {
+    const { index } = make();
+    for (const u of [user("alice"), user("tina", ["blue"]), user("bob"), user("alice", ["blue"])]) {
+      const visible = index.namespaceVisible(u);
+      const expected = namespaces
+        .map((n) => n.metadata.name)
+        .filter(visible)
+        .sort(byListKey);
+      assert.deepEqual(index.visibleNamespaces(u), expected, u.name);
+    }
+    // "oil-a/…" and "oil-dev/…" sort before "oil/…": '-' is below '/'.
+    assert.deepEqual(index.visibleNamespaces(user("alice")), ["bound", "oil-a", "oil-dev", "oil"]);
+    assert.deepEqual(index.visibleNamespaces(user("bob")), []);
+  });
+
+  it("follows changes, and tells its listeners once per burst", async () => {
+    const { index, sources } = make();
+    let calls = 0;
+    const off = index.onAccessChange(() => calls++);
+    sources.namespaces.put(obj("oil-new", { [LABEL]: "oil" }));
+    sources.roleBindings.delete({ metadata: { name: "view", namespace: "bound" } });
+    assert.deepEqual(index.visibleNamespaces(user("alice")), ["oil-a", "oil-dev", "oil-new", "oil"]);
+    await new Promise((r) => setImmediate(r));
+    assert.equal(calls, 1);
+    off();
+    sources.namespaces.delete(obj("oil-new"));
+    await new Promise((r) => setImmediate(r));
+    assert.equal(calls, 1);
+    assert.deepEqual(index.visibleNamespaces(user("alice")), ["oil-a", "oil-dev", "oil"]);
   });
 });
 

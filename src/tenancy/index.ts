@@ -180,7 +180,11 @@ export class TenancyIndex {
   private owners = new Map<string, Set<string>>();
   private bindings = new Map<string, Set<string>>();
   private teams = new Map<string, Set<string>>();
+  /** Namespaces by the tenant their label names: a tenant's namespaces without a scan of all. */
+  private byTenant = new Map<string, Set<string>>();
   private dirty = true;
+  private readonly accessListeners = new Set<() => void>();
+  private notifyScheduled = false;
 
   constructor(
     from: Upstream | TenancySources,
@@ -190,6 +194,7 @@ export class TenancyIndex {
     const sources = "tenants" in from ? from : informerSources(from, log);
     const invalidate = () => {
       this.dirty = true;
+      this.scheduleNotify();
     };
     this.tenants = sources.tenants;
     this.proxySettings = sources.proxySettings;
@@ -201,6 +206,41 @@ export class TenancyIndex {
 
   private sources(): Source<KubeObject>[] {
     return [this.tenants, this.proxySettings, this.roleBindings, this.namespaces];
+  }
+
+  /**
+   * Calls `handler` after the index changed in a way that may change who sees what (a tenant, a
+   * ProxySetting, a RoleBinding or a namespace changed), until the returned function is called. A
+   * burst of changes (an informer's relist) is one call, on the next turn of the event loop.
+   */
+  onAccessChange(handler: () => void): () => void {
+    this.accessListeners.add(handler);
+    return () => this.accessListeners.delete(handler);
+  }
+
+  private scheduleNotify(): void {
+    if (this.notifyScheduled || this.accessListeners.size === 0) return;
+    this.notifyScheduled = true;
+    setImmediate(() => {
+      this.notifyScheduled = false;
+      for (const h of [...this.accessListeners]) h();
+    });
+  }
+
+  /**
+   * The names of the namespaces the user may see, as namespaceVisible decides, in the order the
+   * apiserver lists namespaced objects (by the key "namespace/name", so "a-b" comes before "a").
+   * Costs what the user sees: the tenants it owns, its RoleBindings, its groups' team namespaces.
+   */
+  visibleNamespaces(user: UserInfo): string[] {
+    this.rebuild();
+    const out = new Set<string>();
+    for (const t of this.tenantsFor(user, NAMESPACES.kind, "List"))
+      for (const ns of this.byTenant.get(t.name) ?? []) out.add(ns);
+    for (const key of keysOf(user)) for (const ns of this.bindings.get(key) ?? []) out.add(ns);
+    if (this.options.teamLabel)
+      for (const g of user.groups) for (const ns of this.teams.get(g) ?? []) out.add(ns);
+    return [...out].filter((ns) => this.namespaces.get(ns) !== undefined).sort(byListKey);
   }
 
   start(): this {
@@ -316,15 +356,13 @@ export class TenancyIndex {
       }
     }
     const teams = new Map<string, Set<string>>();
-    const teamLabel = this.options.teamLabel;
-    if (teamLabel) {
-      for (const ns of this.namespaces.list()) {
-        const team = ns.metadata.labels?.[teamLabel];
-        if (team === undefined) continue;
-        const set = teams.get(team) ?? new Set<string>();
-        set.add(ns.metadata.name);
-        teams.set(team, set);
-      }
+    const byTenant = new Map<string, Set<string>>();
+    const { teamLabel, tenantLabel } = this.options;
+    for (const ns of this.namespaces.list()) {
+      const tenant = ns.metadata.labels?.[tenantLabel];
+      if (tenant !== undefined) addTo(byTenant, tenant, ns.metadata.name);
+      const team = teamLabel ? ns.metadata.labels?.[teamLabel] : undefined;
+      if (team !== undefined) addTo(teams, team, ns.metadata.name);
     }
     const bindings = new Map<string, Set<string>>();
     for (const rb of this.roleBindings.list()) {
@@ -346,6 +384,7 @@ export class TenancyIndex {
     this.owners = owners;
     this.bindings = bindings;
     this.teams = teams;
+    this.byTenant = byTenant;
   }
 
   /** Tenants that grant this user the operation on the kind. */
@@ -434,6 +473,19 @@ export class TenancyIndex {
       }
     }
   }
+}
+
+function addTo(map: Map<string, Set<string>>, key: string, value: string): void {
+  const set = map.get(key) ?? new Set<string>();
+  set.add(value);
+  map.set(key, set);
+}
+
+/** Orders namespace names as their objects' keys "namespace/..." sort, byte by byte. */
+export function byListKey(a: string, b: string): number {
+  const x = `${a}/`;
+  const y = `${b}/`;
+  return x < y ? -1 : x > y ? 1 : 0;
 }
 
 export { FILTERED_KINDS };

@@ -113,6 +113,7 @@ export class FakeUpstream implements UpstreamClient {
         for (const chunk of chunks) yield Buffer.from(chunk);
       })(),
       text: () => Promise.resolve(chunks.join("")),
+      close: () => undefined,
     });
   }
   /** The calls made with the gateway's own identity. */
@@ -131,6 +132,12 @@ export interface FakeTenancy {
   owned?: string[];
   ignoredUsers?: string[];
   namespaces?: KubeObject[];
+  /** The namespaces the user sees, for all-namespaces views (in list order). */
+  visibleNamespaces?: () => string[];
+  /** Resources the fake cluster serves, "group/version/resource" → namespaced. */
+  resources?: Record<string, boolean>;
+  /** Called with the index's access-change handler, so a test can fire it. */
+  onAccessChange?: (handler: () => void) => void;
 }
 
 export const TENANT_LABEL = "kubegate.dev/tenant";
@@ -148,6 +155,16 @@ export function fakeTenancy(f: FakeTenancy = {}): TenancyContext {
     namespaceSnapshot: () => ({ items: f.namespaces ?? [], resourceVersion: "1" }),
     onNamespaceEvent: () => undefined,
     namespaceVisible: () => () => true,
+    visibleNamespaces: () => f.visibleNamespaces?.() ?? [],
+    onAccessChange: (handler: () => void) => {
+      f.onAccessChange?.(handler);
+      return () => undefined;
+    },
+  };
+  const resources = f.resources ?? {
+    "/v1/pods": true,
+    "apps/v1/deployments": true,
+    "rbac.authorization.k8s.io/v1/clusterroles": false,
   };
   return {
     index: index as unknown as TenancyIndex,
@@ -158,6 +175,15 @@ export function fakeTenancy(f: FakeTenancy = {}): TenancyContext {
     ignoredUsers: new Set(f.ignoredUsers ?? []),
     ignoredGroups: new Set(),
     tokens: new ContinueTokens("test key"),
+    discovery: {
+      resource: (group: string, version: string, resource: string) => {
+        const namespaced = resources[`${group}/${version}/${resource}`];
+        return Promise.resolve(
+          namespaced === undefined ? undefined : { namespaced, verbs: ["list", "watch", "get"], kind: "" },
+        );
+      },
+    } as unknown as TenancyContext["discovery"],
+    fanOutConcurrency: 4,
   };
 }
 

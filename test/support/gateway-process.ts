@@ -29,7 +29,7 @@ export interface KubegateProcess {
 export function startKubegate(
   command: string,
   args: readonly string[],
-  { timeoutMs = 20_000, nodeArgs = [], bin = KUBEGATE_BIN }: StartOptions = {},
+  { timeoutMs = 60_000, nodeArgs = [], bin = KUBEGATE_BIN }: StartOptions = {},
 ): Promise<KubegateProcess> {
   const child = spawn(process.execPath, [...nodeArgs, bin, command, ...args], {
     stdio: ["ignore", "pipe", "pipe"],

@@ -175,8 +175,15 @@ describe("cachedNamespaceList: Table", () => {
 
 describe("serveNamespaceWatch", () => {
   type Handler = Parameters<NamespaceWatchSource["subscribe"]>[0];
-  function harness(query: string, accept?: string, resourceVersion = "100", bookmarkMs?: number) {
+  function harness(
+    query: string,
+    accept?: string,
+    resourceVersion = "100",
+    bookmarkMs?: number,
+    access?: { visible: () => (o: KubeObject) => boolean },
+  ) {
     const handlers = new Set<Handler>();
+    const accessHandlers = new Set<() => void>();
     const store = new Map(ITEMS.map((o) => [o.metadata.name, o]));
     const source: NamespaceWatchSource = {
       snapshot: { items: store.values(), resourceVersion },
@@ -185,6 +192,18 @@ describe("serveNamespaceWatch", () => {
         handlers.add(h);
         return () => handlers.delete(h);
       },
+      ...(access
+        ? {
+            access: {
+              visible: access.visible,
+              items: () => store.values(),
+              subscribe: (h: () => void) => {
+                accessHandlers.add(h);
+                return () => accessHandlers.delete(h);
+              },
+            },
+          }
+        : {}),
     };
     const written: string[] = [];
     let onClose = () => {};
@@ -217,8 +236,45 @@ describe("serveNamespaceWatch", () => {
     const emit: Handler = (type, obj, old) => {
       for (const h of handlers) h(type, obj, old);
     };
-    return { served, res, events, emit, handlers, close: () => onClose() };
+    const accessChanged = () => {
+      for (const h of accessHandlers) h();
+    };
+    return { served, res, events, emit, handlers, accessHandlers, accessChanged, close: () => onClose() };
   }
+
+  it("follows access changes: what becomes visible is ADDED, what stops being is DELETED (issue #20)", () => {
+    let visible = oil;
+    const h = harness("watch=1", undefined, "100", undefined, { visible: () => visible });
+    const initial = h.events().length;
+    // A RoleBinding in gas-dev: the user now sees it too, though no namespace changed.
+    visible = (o) => oil(o) || o.metadata.name === "gas-dev";
+    h.accessChanged();
+    assert.deepEqual(
+      h
+        .events()
+        .slice(initial)
+        .map((e) => `${e.type} ${e.object.metadata?.name}`),
+      ["ADDED gas-dev"],
+    );
+    // Nothing changed: nothing sent.
+    h.accessChanged();
+    assert.equal(h.events().length, initial + 1);
+    // The tenant's owners lost the user: every namespace goes.
+    visible = () => false;
+    h.accessChanged();
+    assert.deepEqual(
+      h
+        .events()
+        .slice(initial + 1)
+        .map((e) => `${e.type} ${e.object.metadata?.name}`),
+      ["DELETED gas-dev", "DELETED oil-dev", "DELETED oil-old", "DELETED oil-prod"],
+    );
+    // Later namespace events are judged by the new view.
+    h.emit("ADDED", ns("oil-new", { tenant: "oil" }));
+    assert.equal(h.events().length, initial + 5);
+    h.close();
+    assert.equal(h.accessHandlers.size, 0, "the subscription ends with the watch");
+  });
 
   it("starts with the current state as ADDED events when no resourceVersion is given, then follows", async () => {
     const h = harness("watch=1&labelSelector=env");

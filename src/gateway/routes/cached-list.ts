@@ -279,6 +279,17 @@ export interface NamespaceWatchSource {
   subscribe(
     handler: (type: "ADDED" | "MODIFIED" | "DELETED", obj: KubeObject, old?: KubeObject) => void,
   ): (() => void) | undefined;
+  /**
+   * Who sees what may change without a namespace changing (a RoleBinding, a tenant's owners): then
+   * `visible` is asked again, and the watch shows what became visible as ADDED and what stopped being
+   * as DELETED (issue #20, part 3).
+   */
+  access?: {
+    visible: () => (o: KubeObject) => boolean;
+    subscribe: (handler: () => void) => () => void;
+    /** Every namespace now. */
+    items: () => Iterable<KubeObject>;
+  };
 }
 
 /**
@@ -307,7 +318,7 @@ export function serveNamespaceWatch(
   if (wanted === "other") return undefined;
   const sel = selectors(query);
   if (!sel) return undefined;
-  const selected = selection(visible, sel);
+  let selected = selection(visible, sel);
 
   let first = true;
   const encode = (type: string, o: Namespace): EventBytes => {
@@ -340,6 +351,7 @@ export function serveNamespaceWatch(
     if (done) return;
     done = true;
     unsubscribe?.();
+    unfollow?.();
     clearTimeout(timer);
     clearInterval(bookmarks);
     res.end();
@@ -366,6 +378,24 @@ export function serveNamespaceWatch(
     }
   });
   if (!unsubscribe) return undefined;
+  // Access changes come after the index has taken them in (on the next turn of the event loop): each
+  // namespace is judged again, and what changed for this watcher is sent.
+  const unfollow = source.access?.subscribe(() => {
+    if (done || !source.access) return;
+    const now = selection(source.access.visible(), sel);
+    const before = selected;
+    selected = now;
+    const changed: [string, Namespace][] = [];
+    for (const o of source.access.items() as Iterable<Namespace>) {
+      const was = before(o);
+      const is = now(o);
+      if (was !== is) changed.push([is ? "ADDED" : "DELETED", o]);
+    }
+    changed.sort(([, a], [, b]) =>
+      a.metadata.name < b.metadata.name ? -1 : a.metadata.name > b.metadata.name ? 1 : 0,
+    );
+    for (const [type, o] of changed) send(type, o);
+  });
   res.writeHead(200, { "content-type": "application/json" });
   res.flushHeaders?.();
   sink = eventSink(res);

@@ -34,20 +34,36 @@ export class ContinueTokens {
   }
 
   seal(state: PageState, bind: string): string {
-    const iv = randomBytes(IV_BYTES);
-    const cipher = createCipheriv("aes-256-gcm", this.#key, iv);
-    cipher.setAAD(Buffer.from(bind));
-    const plain = Buffer.from(JSON.stringify([VERSION, state.upstream, state.resourceVersion, state.skip]));
-    const sealed = Buffer.concat([cipher.update(plain), cipher.final()]);
-    return Buffer.concat([iv, sealed, cipher.getAuthTag()]).toString("base64url");
+    return this.sealValues([VERSION, state.upstream, state.resourceVersion, state.skip], bind);
   }
 
   /** The state a token carries; a 400 Status for anything this gateway did not seal for `bind`. */
   open(token: string, bind: string): PageState {
-    const invalid = () =>
-      badRequest("continue token is not valid: it was not issued for this list", "KUBEGATE_BAD_CONTINUE");
+    const [version, upstream, resourceVersion, skip] = this.openValues(token, bind);
+    if (
+      version !== VERSION ||
+      typeof upstream !== "string" ||
+      typeof resourceVersion !== "string" ||
+      !Number.isSafeInteger(skip) ||
+      (skip as number) < 0
+    )
+      throw invalidToken();
+    return { upstream, resourceVersion, skip: skip as number };
+  }
+
+  /** Seals a short array of plain values (what a route needs to resume), bound to `bind`. */
+  sealValues(values: readonly (string | number)[], bind: string): string {
+    const iv = randomBytes(IV_BYTES);
+    const cipher = createCipheriv("aes-256-gcm", this.#key, iv);
+    cipher.setAAD(Buffer.from(bind));
+    const sealed = Buffer.concat([cipher.update(Buffer.from(JSON.stringify(values))), cipher.final()]);
+    return Buffer.concat([iv, sealed, cipher.getAuthTag()]).toString("base64url");
+  }
+
+  /** The values a token carries; a 400 Status for anything this gateway did not seal for `bind`. */
+  openValues(token: string, bind: string): unknown[] {
     const raw = /^[A-Za-z0-9_-]+$/.test(token) ? Buffer.from(token, "base64url") : Buffer.alloc(0);
-    if (raw.length < IV_BYTES + TAG_BYTES + 1 || raw.length > 8192) throw invalid();
+    if (raw.length < IV_BYTES + TAG_BYTES + 1 || raw.length > 8192) throw invalidToken();
     let value: unknown;
     try {
       const decipher = createDecipheriv("aes-256-gcm", this.#key, raw.subarray(0, IV_BYTES));
@@ -59,17 +75,12 @@ export class ContinueTokens {
       ]);
       value = JSON.parse(plain.toString("utf8"));
     } catch {
-      throw invalid();
+      throw invalidToken();
     }
-    const [version, upstream, resourceVersion, skip] = Array.isArray(value) ? value : [];
-    if (
-      version !== VERSION ||
-      typeof upstream !== "string" ||
-      typeof resourceVersion !== "string" ||
-      !Number.isSafeInteger(skip) ||
-      (skip as number) < 0
-    )
-      throw invalid();
-    return { upstream, resourceVersion, skip: skip as number };
+    if (!Array.isArray(value)) throw invalidToken();
+    return value;
   }
 }
+
+export const invalidToken = () =>
+  badRequest("continue token is not valid: it was not issued for this list", "KUBEGATE_BAD_CONTINUE");

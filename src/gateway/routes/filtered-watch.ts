@@ -1,6 +1,6 @@
 // A watch of a filtered kind, event by event: namespaces from the index's informer (one upstream watch
 // for every tenant), the other kinds from an upstream watch as the gateway, filtered line by line.
-import { sendJson, startStream } from "../respond.ts";
+import { drainedOrClosed, sendJson, startStream } from "../respond.ts";
 import type { TenantRequest } from "../types.ts";
 import { serveNamespaceWatch } from "./cached-list.ts";
 import { WatchLineFilter } from "./filter-body.ts";
@@ -22,6 +22,11 @@ export const filteredWatch = tenancyRoute({
           snapshot: t.index.namespaceSnapshot(),
           resourceVersion: () => t.index.namespaceSnapshot().resourceVersion,
           subscribe: (handler) => t.index.onNamespaceEvent(handler),
+          access: {
+            visible: () => t.index.visibility(user, kind, "List").visible,
+            subscribe: (handler) => t.index.onAccessChange(handler),
+            items: () => t.index.namespaceSnapshot().items,
+          },
         },
         visible,
         queryOf(ctx.req),
@@ -43,18 +48,8 @@ export const filteredWatch = tenancyRoute({
     }
     startStream(res, up.contentType);
     const lines = new WatchLineFilter(visible);
-    // A client that stops reading, then leaves, must not hold the upstream watch: wait for the drain
-    // or the close, whichever comes, and stop on the signal.
-    const writable = () =>
-      new Promise<void>((r) => {
-        const done = () => {
-          res.off("drain", done);
-          res.off("close", done);
-          r();
-        };
-        res.once("drain", done);
-        res.once("close", done);
-      });
+    // A client that stops reading, then leaves, must not hold the upstream watch: stop on the signal.
+    const writable = () => drainedOrClosed(res);
     try {
       for await (const chunk of up.body) {
         for (const line of lines.push(chunk)) {

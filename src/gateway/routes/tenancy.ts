@@ -119,6 +119,23 @@ export async function rbacAllows(
   return d.allowed;
 }
 
+/** Whether an upstream answer is a Status object, which the client may be given as it is. */
+export function isStatusText(text: string): boolean {
+  try {
+    return parseJson(text).kind === "Status";
+  } catch {
+    return false;
+  }
+}
+
+/** An upstream refusal that came without a Status: the client gets one that says so. */
+export function upstreamFailure(code: number): StatusError {
+  return new StatusError(
+    status(code >= 500 ? code : 502, `kube-apiserver answered HTTP ${code} for a namespace of the list`),
+    "KUBEGATE_UPSTREAM_BAD_ANSWER",
+  );
+}
+
 /** The 404 the apiserver gives for a path it serves nothing at. */
 export function noSuchPath(): StatusError {
   return new StatusError(status(404, "the server could not find the requested resource", {}));

@@ -1,0 +1,272 @@
+// Issue #20 on the real apiserver with the real kubectl: tenants' all-namespaces views (`get pods -A`,
+// `-A -w`, `-o wide`, `get events -A`, chunked lists) answered from the namespaces each may see, read as
+// the tenant; and watches that follow access changes (a RoleBinding added, then removed).
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { after, describe, it } from "node:test";
+import { startGatewayProcess } from "../support/gateway-process.ts";
+import { applyYaml, gatewayArgs, gatewayUser, prepareTenancyEnv } from "./gateway-env.ts";
+import { defaultServiceAccount, kubectl, ok } from "./run.ts";
+
+const { cluster, env, admin } = await prepareTenancyEnv();
+const apply = (name: string, yaml: string) => applyYaml(cluster, env.dir, name, yaml);
+
+const OIL = ["an-oil-a", "an-oil-b"];
+// Visible to an-alice through the tenant label, but her RBAC does not reach it: skipped silently.
+const OIL_NO_RBAC = "an-oil-c";
+const GAS = "an-gas-a";
+const LATER = "an-team-b-dev";
+for (const ns of [...OIL, OIL_NO_RBAC, GAS, LATER]) {
+  await ok(admin("create", "namespace", ns));
+  await defaultServiceAccount(cluster.adminKubeconfig, ns);
+}
+for (const ns of [...OIL, OIL_NO_RBAC])
+  await ok(admin("label", "namespace", ns, "kubegate.dev/tenant=an-oil"));
+await ok(admin("label", "namespace", GAS, "kubegate.dev/tenant=an-gas"));
+// The bootstrap "view" role is aggregated by the controller manager, which a cluster without a node lacks.
+await ok(
+  admin(
+    "create",
+    "clusterrole",
+    "an-view",
+    "--verb=get,list,watch",
+    "--resource=pods,events,deployments.apps",
+  ),
+);
+for (const ns of OIL)
+  await ok(admin("create", "rolebinding", "an-view", "-n", ns, "--clusterrole=an-view", "--user=an-alice"));
+await ok(admin("create", "rolebinding", "an-view", "-n", GAS, "--clusterrole=an-view", "--user=an-bob"));
+await apply(
+  "an-tenants.yaml",
+  `
+apiVersion: tenancy.kubegate.dev/v1beta1
+kind: Tenant
+metadata: { name: an-oil }
+spec: { owners: [{ kind: User, name: an-alice }] }
+---
+apiVersion: tenancy.kubegate.dev/v1beta1
+kind: Tenant
+metadata: { name: an-gas }
+spec: { owners: [{ kind: User, name: an-bob }] }
+`,
+);
+
+/** A pod that stays Pending where it is: a scheduling gate keeps the scheduler (and any node) off it. */
+const pod = (ns: string, name: string) =>
+  `{ apiVersion: v1, kind: Pod, metadata: { name: ${name}, namespace: ${ns}, labels: { app: an } }, spec: { schedulingGates: [{ name: kubegate.dev/hold }], containers: [{ name: c, image: busybox, imagePullPolicy: Never }] } }`;
+const deployment = (ns: string, name: string) =>
+  `{ apiVersion: apps/v1, kind: Deployment, metadata: { name: ${name}, namespace: ${ns} }, spec: { replicas: 0, selector: { matchLabels: { app: ${name} } }, template: { metadata: { labels: { app: ${name} } }, spec: { containers: [{ name: c, image: busybox }] } } } }`;
+const event = (ns: string, name: string) =>
+  `{ apiVersion: v1, kind: Event, metadata: { name: ${name}, namespace: ${ns} }, involvedObject: { kind: Pod, name: p, namespace: ${ns} }, reason: AnTest, message: hello, type: Normal }`;
+await apply(
+  "an-objects.yaml",
+  [
+    pod("an-oil-a", "p-a1"),
+    pod("an-oil-a", "p-a2"),
+    pod("an-oil-b", "p-b1"),
+    pod(OIL_NO_RBAC, "p-c1"),
+    pod(GAS, "p-g1"),
+    pod(LATER, "p-l1"),
+    ...["d1", "d2", "d3"].map((d) => deployment("an-oil-a", d)),
+    ...["d4", "d5", "d6", "d7"].map((d) => deployment("an-oil-b", d)),
+    deployment(GAS, "d-gas"),
+    event("an-oil-a", "an-event-oil"),
+    event(GAS, "an-event-gas"),
+  ].join("\n---\n"),
+);
+
+const gw = await startGatewayProcess(gatewayArgs(env, ["--tenancy"]));
+after(() => gw.stop());
+const alice = await gatewayUser(env, gw.url, "an-alice");
+const bob = await gatewayUser(env, gw.url, "an-bob");
+
+const keys = (json: string) =>
+  (JSON.parse(json) as { items: { metadata: { namespace: string; name: string } }[] }).items.map(
+    (i) => `${i.metadata.namespace}/${i.metadata.name}`,
+  );
+
+/** What the admin sees directly, namespace by namespace, in the order the apiserver lists them. */
+async function direct(resource: string, namespaces: string[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const ns of [...namespaces].sort((a, b) => (`${a}/` < `${b}/` ? -1 : 1)))
+    out.push(...keys(await ok(admin("get", resource, "-n", ns, "-o", "json"))));
+  return out;
+}
+
+/** A running `kubectl ... -w`: its output so far, and a wait for a line that matches. */
+function watch(kubeconfig: string, ...args: string[]) {
+  const child = spawn("kubectl", ["--kubeconfig", kubeconfig, ...args]);
+  let out = "";
+  let err = "";
+  child.stdout.on("data", (d) => {
+    out += d;
+  });
+  child.stderr.on("data", (d) => {
+    err += d;
+  });
+  return {
+    get out() {
+      return out;
+    },
+    async until(re: RegExp, ms = 10_000): Promise<number> {
+      const t0 = Date.now();
+      while (!re.test(out)) {
+        if (Date.now() - t0 > ms) assert.fail(`no ${re} within ${ms} ms; saw:\n${out}\n${err}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      return Date.now() - t0;
+    },
+    stop: () => child.kill(),
+  };
+}
+
+describe("all-namespaces views for tenants (issue #20)", () => {
+  it("kubectl get pods -A: the pods of the tenant's namespaces its RBAC reaches, as the apiserver lists them", async () => {
+    const json = await ok(kubectl(alice, "get", "pods", "-A", "-o", "json"));
+    assert.deepEqual(keys(json), await direct("pods", OIL));
+    assert.equal((JSON.parse(json) as { kind: string }).kind, "List");
+    const table = await ok(kubectl(alice, "get", "pods", "-A"));
+    assert.match(table, /^NAMESPACE\s+NAME\s+READY\s+STATUS\s+RESTARTS\s+AGE\n/);
+    assert.deepEqual(
+      table
+        .trim()
+        .split("\n")
+        .slice(1)
+        .map((l) => l.split(/\s+/).slice(0, 2).join("/")),
+      ["an-oil-a/p-a1", "an-oil-a/p-a2", "an-oil-b/p-b1"],
+    );
+    const wide = await ok(kubectl(alice, "get", "pods", "-A", "-o", "wide"));
+    assert.match(
+      wide,
+      /^NAMESPACE\s+NAME\s+READY\s+STATUS\s+RESTARTS\s+AGE\s+IP\s+NODE\s+NOMINATED NODE\s+READINESS GATES\n/,
+    );
+    assert.equal(wide.trim().split("\n").length, 4);
+    // Selectors go to every namespace.
+    const selected = await ok(
+      kubectl(
+        alice,
+        "get",
+        "pods",
+        "-A",
+        "-l",
+        "app=an",
+        "--field-selector",
+        "metadata.name=p-a2",
+        "-o",
+        "json",
+      ),
+    );
+    assert.deepEqual(keys(selected), ["an-oil-a/p-a2"]);
+    // The other tenant sees its own only.
+    assert.deepEqual(keys(await ok(kubectl(bob, "get", "pods", "-A", "-o", "json"))), [`${GAS}/p-g1`]);
+  });
+
+  it("a user who sees no namespace gets the apiserver's own 403; a cluster-wide reader gets everything", async () => {
+    const nobody = await gatewayUser(env, gw.url, "an-nobody");
+    const r = await kubectl(nobody, "get", "pods", "-A");
+    assert.notEqual(r.code, 0);
+    assert.match(
+      r.stderr,
+      /User "an-nobody" cannot list resource "pods" in API group "" at the cluster scope/,
+    );
+    await ok(admin("create", "clusterrolebinding", "an-reader", "--clusterrole=an-view", "--user=an-reader"));
+    const reader = await gatewayUser(env, gw.url, "an-reader");
+    const all = keys(await ok(kubectl(reader, "get", "pods", "-A", "-o", "json")));
+    for (const k of [`${GAS}/p-g1`, `${OIL_NO_RBAC}/p-c1`, "an-oil-a/p-a1"]) assert.ok(all.includes(k), k);
+  });
+
+  it("kubectl get deploy -A --chunk-size: pages with the gateway's continue tokens, together the whole list", async () => {
+    const whole = keys(await ok(kubectl(alice, "get", "deploy", "-A", "-o", "json")));
+    assert.deepEqual(whole, await direct("deployments", OIL));
+    assert.equal(whole.length, 7);
+    const chunked = await kubectl(alice, "get", "deploy", "-A", "--chunk-size=2", "-o", "json", "-v=6");
+    assert.equal(chunked.code, 0, chunked.stderr);
+    assert.deepEqual(keys(chunked.stdout), whole);
+    const pages =
+      chunked.stderr.match(
+        /url="https:\/\/[^"]+\/apis\/apps\/v1\/deployments\?[^"]*limit=2[^"]*" status="200 OK"/g,
+      ) ?? [];
+    assert.equal(pages.length, 4, chunked.stderr);
+    assert.ok(pages.slice(1).every((p) => /continue=/.test(p)));
+    // The table form pages the same way (kubectl's default chunk of 500 is one page here).
+    const table = await ok(kubectl(alice, "get", "deploy", "-A", "--chunk-size=5"));
+    assert.equal(table.trim().split("\n").length, 8);
+  });
+
+  it("kubectl get events -A shows the tenant's events, not another tenant's", async () => {
+    const events = keys(await ok(kubectl(alice, "get", "events", "-A", "-o", "json")));
+    assert.ok(events.includes("an-oil-a/an-event-oil"), events.join(" "));
+    assert.ok(
+      !events.some((e) => e.startsWith(`${GAS}/`) || e.startsWith(`${OIL_NO_RBAC}/`)),
+      events.join(" "),
+    );
+  });
+
+  it("kubectl get pods -A -w: new pods in the tenant's namespaces appear, others' never", async () => {
+    const w = watch(alice, "get", "pods", "-A", "-w", "-o", "name");
+    try {
+      await w.until(/pod\/p-b1/);
+      await apply("an-later-gas.yaml", pod(GAS, "p-g2"));
+      await apply("an-later-oil.yaml", pod("an-oil-b", "p-b2"));
+      await w.until(/pod\/p-b2/);
+      // The gas pod was written first: had it leaked, it would be there before the oil one.
+      assert.doesNotMatch(w.out, /p-g|p-c1|p-l1/);
+    } finally {
+      w.stop();
+    }
+  });
+
+  it("watches follow access changes: a RoleBinding shows a namespace and its pods within 2 s, its removal takes them away", async () => {
+    const namespaces = watch(
+      bob,
+      "get",
+      "namespaces",
+      "-w",
+      "--output-watch-events",
+      "-o",
+      "custom-columns=TYPE:.type,NAME:.object.metadata.name",
+    );
+    const pods = watch(
+      bob,
+      "get",
+      "pods",
+      "-A",
+      "-w",
+      "--output-watch-events",
+      "-o",
+      "custom-columns=TYPE:.type,NS:.object.metadata.namespace,NAME:.object.metadata.name",
+    );
+    try {
+      await namespaces.until(new RegExp(`ADDED\\s+${GAS}`));
+      await pods.until(/ADDED\s+an-gas-a\s+p-g1/);
+      assert.doesNotMatch(namespaces.out + pods.out, new RegExp(LATER));
+      // Measured from the admin's command: what a user waits for after the RoleBinding is made.
+      let t0 = Date.now();
+      await ok(
+        admin("create", "rolebinding", "an-bob-later", "-n", LATER, "--clusterrole=an-view", "--user=an-bob"),
+      );
+      await namespaces.until(new RegExp(`ADDED\\s+${LATER}`), 2_000);
+      const nsShown = Date.now() - t0;
+      await pods.until(new RegExp(`ADDED\\s+${LATER}\\s+p-l1`), 2_000);
+      const podShown = Date.now() - t0;
+      t0 = Date.now();
+      await ok(admin("delete", "rolebinding", "an-bob-later", "-n", LATER));
+      await namespaces.until(new RegExp(`DELETED\\s+${LATER}`), 2_000);
+      const nsGone = Date.now() - t0;
+      await pods.until(new RegExp(`DELETED\\s+${LATER}\\s+p-l1`), 2_000);
+      const podGone = Date.now() - t0;
+      assert.ok(Math.max(nsShown, podShown, nsGone, podGone) < 2_000);
+      process.stderr.write(
+        `# access change to watch event (from the admin's kubectl): namespace shown ${nsShown} ms, pod ${podShown} ms; binding removed: namespace gone ${nsGone} ms, pod ${podGone} ms\n`,
+      );
+      // After the events, a fresh list equals the watch's view.
+      assert.deepEqual(
+        keys(await ok(kubectl(bob, "get", "pods", "-A", "-o", "json"))),
+        await direct("pods", [GAS]),
+      );
+    } finally {
+      namespaces.stop();
+      pods.stop();
+    }
+  });
+});
