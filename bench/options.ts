@@ -2,7 +2,7 @@
 // CI job can set defaults and a person can still narrow one run.
 import { parseArgs } from "node:util";
 
-export const WORKLOADS = ["passthrough", "tenant-list", "watches", "groups"] as const;
+export const WORKLOADS = ["passthrough", "tenant-list", "watches", "groups", "all-namespaces"] as const;
 export type WorkloadName = (typeof WORKLOADS)[number];
 
 export interface BenchOptions {

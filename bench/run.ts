@@ -13,6 +13,7 @@ import { parseOptions, USAGE, type WorkloadName } from "./options.ts";
 import { markdownTable, type Report, writeReport } from "./report.ts";
 import type { WorkloadResult } from "./result.ts";
 import { prepareBenchEnv } from "./setup.ts";
+import { allNamespaces } from "./workloads/all-namespaces.ts";
 import type { WorkloadContext } from "./workloads/context.ts";
 import { groups } from "./workloads/groups.ts";
 import { passthrough } from "./workloads/passthrough.ts";
@@ -24,6 +25,7 @@ const RUNNERS: Record<WorkloadName, (ctx: WorkloadContext) => Promise<WorkloadRe
   "tenant-list": tenantList,
   watches,
   groups,
+  "all-namespaces": allNamespaces,
 };
 
 const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);

@@ -39,6 +39,7 @@ const schema = z
     teamLabel: z.string().min(1).optional(),
     ignoredUser: repeated,
     ignoredGroup: repeated,
+    fanOutConcurrency: z.coerce.number().int().min(1, "must be 1 or more").max(64, "must be 64 or less"),
     insecureHttp: z.boolean(),
     reloadInterval: duration,
     shutdownGrace: duration,
@@ -151,6 +152,11 @@ export function gatewayCommand(): Command {
       "group whose members' requests are passed through unfiltered (repeatable)",
       collect,
     )
+    .option(
+      "--fan-out-concurrency <n>",
+      "namespaces a tenant's all-namespaces list or watch (kubectl get pods -A) reads at once",
+      "8",
+    )
     .option("--insecure-http", "plain HTTP on a loopback address, bearer tokens only (testing)", false)
     .option("--reload-interval <duration>", "how often certificate files are checked for changes", "10s")
     .option("--shutdown-grace <duration>", "how long SIGTERM waits for requests in flight", "25s")
@@ -236,6 +242,7 @@ export function gatewayCommand(): Command {
                 ...(o.teamLabel ? { teamLabel: o.teamLabel } : {}),
                 ignoredUsers: o.ignoredUser,
                 ignoredGroups: o.ignoredGroup,
+                fanOutConcurrency: o.fanOutConcurrency,
               },
             }
           : {}),

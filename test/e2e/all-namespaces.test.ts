@@ -6,7 +6,7 @@ import { spawn } from "node:child_process";
 import { after, describe, it } from "node:test";
 import { startGatewayProcess } from "../support/gateway-process.ts";
 import { applyYaml, gatewayArgs, gatewayUser, prepareTenancyEnv } from "./gateway-env.ts";
-import { defaultServiceAccount, kubectl, ok } from "./run.ts";
+import { defaultServiceAccount, kubectl, kubegate, ok } from "./run.ts";
 
 const { cluster, env, admin } = await prepareTenancyEnv();
 const apply = (name: string, yaml: string) => applyYaml(cluster, env.dir, name, yaml);
@@ -191,6 +191,24 @@ describe("all-namespaces views for tenants (issue #20)", () => {
     // The table form pages the same way (kubectl's default chunk of 500 is one page here).
     const table = await ok(kubectl(alice, "get", "deploy", "-A", "--chunk-size=5"));
     assert.equal(table.trim().split("\n").length, 8);
+  });
+
+  it("--fan-out-concurrency: 1 reads one namespace at a time, the same answer; 0 is refused with the reason", async () => {
+    const serial = await startGatewayProcess(gatewayArgs(env, ["--tenancy", "--fan-out-concurrency", "1"]));
+    try {
+      const one = await gatewayUser(env, serial.url, "an-alice");
+      assert.deepEqual(
+        keys(await ok(kubectl(one, "get", "pods", "-A", "-o", "json"))),
+        keys(await ok(kubectl(alice, "get", "pods", "-A", "-o", "json"))),
+      );
+    } finally {
+      await serial.stop();
+      // The kubeconfig is written per user name: point alice's back at the main gateway.
+      await gatewayUser(env, gw.url, "an-alice");
+    }
+    const bad = await kubegate("gateway", ...gatewayArgs(env, ["--tenancy", "--fan-out-concurrency", "0"]));
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /fan-out-concurrency.*must be 1 or more/);
   });
 
   it("kubectl get events -A shows the tenant's events, not another tenant's", async () => {
