@@ -25,7 +25,7 @@ export interface BenchOptions {
   profile: boolean;
 }
 
-export const USAGE = `usage: npm run bench -- [--only passthrough,tenant-list,watches,groups] [--duration S]
+export const USAGE = `usage: npm run bench -- [--only passthrough,tenant-list,watches,groups,all-namespaces] [--duration S]
   [--connections N] [--namespaces N] [--visible N] [--watches N] [--watch-creates N]
   [--watch-streams N] [--groups N]
   [--cluster-dir DIR] [--out DIR] [--no-profile]

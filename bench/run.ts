@@ -58,7 +58,11 @@ async function main(): Promise<number> {
     const env = await prepareBenchEnv(cluster, options.groups);
     gatewayDir = env.gateway.dir;
     const setup: Record<string, unknown> = {};
-    if (options.only.has("tenant-list") || options.only.has("watches")) {
+    if (
+      options.only.has("tenant-list") ||
+      options.only.has("watches") ||
+      options.only.has("all-namespaces")
+    ) {
       log(`seeding ${options.namespaces} namespaces (${options.visibleNamespaces} visible to the tenant)`);
       const client = adminClient(cluster);
       try {
