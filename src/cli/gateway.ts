@@ -40,6 +40,7 @@ const schema = z
     ignoredUser: repeated,
     ignoredGroup: repeated,
     fanOutConcurrency: z.coerce.number().int().min(1, "must be 1 or more").max(64, "must be 64 or less"),
+    maxFanOutStreamsPerUser: z.coerce.number().int().min(0, "must be 0 (no limit) or more"),
     insecureHttp: z.boolean(),
     reloadInterval: duration,
     shutdownGrace: duration,
@@ -157,6 +158,11 @@ export function gatewayCommand(): Command {
       "namespaces a tenant's all-namespaces list or watch (kubectl get pods -A) reads at once",
       "8",
     )
+    .option(
+      "--max-fan-out-streams-per-user <n>",
+      "upstream watches (one per visible namespace) one user's all-namespaces watches may hold together; 0 = no limit",
+      "1000",
+    )
     .option("--insecure-http", "plain HTTP on a loopback address, bearer tokens only (testing)", false)
     .option("--reload-interval <duration>", "how often certificate files are checked for changes", "10s")
     .option("--shutdown-grace <duration>", "how long SIGTERM waits for requests in flight", "25s")
@@ -243,6 +249,7 @@ export function gatewayCommand(): Command {
                 ignoredUsers: o.ignoredUser,
                 ignoredGroups: o.ignoredGroup,
                 fanOutConcurrency: o.fanOutConcurrency,
+                maxFanOutStreamsPerUser: o.maxFanOutStreamsPerUser,
               },
             }
           : {}),

@@ -25,6 +25,7 @@ import { PerAddress } from "./per-address.ts";
 import { handleRequest } from "./pipeline.ts";
 import { ContinueTokens } from "./routes/continue-token.ts";
 import { routeTable } from "./routes.ts";
+import { StreamBudget } from "./stream-budget.ts";
 import type { GatewayContext } from "./types.ts";
 import { handleUpgrade } from "./upgrade.ts";
 import { frontProxy, impersonating } from "./upstream-identity.ts";
@@ -55,6 +56,8 @@ export interface GatewayOptions {
     ignoredGroups: string[];
     /** Namespaces an all-namespaces list or watch reads at once (default 8). */
     fanOutConcurrency?: number;
+    /** Upstream watches one user's all-namespaces watches may hold together (default 1000; 0 = no limit). */
+    maxFanOutStreamsPerUser?: number;
   };
   reloadIntervalMs?: number;
   shutdownGraceMs?: number;
@@ -165,6 +168,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
               return { code: up.statusCode, text: await up.body.text() };
             }),
             fanOutConcurrency: o.tenancy.fanOutConcurrency ?? 8,
+            streams: new StreamBudget(o.tenancy.maxFanOutStreamsPerUser ?? 1000),
           },
         }
       : {}),

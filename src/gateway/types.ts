@@ -18,6 +18,7 @@ import type { ClientHeaders } from "./headers.ts";
 import type { Inflight } from "./inflight.ts";
 import type { PerAddress } from "./per-address.ts";
 import type { ContinueTokens } from "./routes/continue-token.ts";
+import type { StreamBudget } from "./stream-budget.ts";
 import type { UpstreamIdentity } from "./upstream-identity.ts";
 
 export type ClientRequest = IncomingMessage | Http2ServerRequest;
@@ -35,6 +36,8 @@ export interface TenancyContext {
   discovery: Discovery;
   /** Namespaces an all-namespaces list or watch reads at once. */
   fanOutConcurrency: number;
+  /** Upstream watch streams all-namespaces watches hold, per user. */
+  streams: StreamBudget;
 }
 
 /** The gateway's dependencies, built once at start-up and shared by every request. */

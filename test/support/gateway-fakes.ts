@@ -6,6 +6,7 @@ import { EventEmitter } from "node:events";
 import type { UserInfo } from "../../src/authn/user.ts";
 import { type ClientHeaders, readClientHeaders } from "../../src/gateway/headers.ts";
 import { ContinueTokens } from "../../src/gateway/routes/continue-token.ts";
+import { StreamBudget } from "../../src/gateway/stream-budget.ts";
 import type {
   Answer,
   As,
@@ -136,6 +137,8 @@ export interface FakeTenancy {
   visibleNamespaces?: () => string[];
   /** Resources the fake cluster serves, "group/version/resource" → namespaced. */
   resources?: Record<string, boolean>;
+  /** Upstream watch streams a user may hold (StreamBudget). */
+  maxStreams?: number;
   /** Called with the index's access-change handler, so a test can fire it. */
   onAccessChange?: (handler: () => void) => void;
 }
@@ -184,6 +187,7 @@ export function fakeTenancy(f: FakeTenancy = {}): TenancyContext {
       },
     } as unknown as TenancyContext["discovery"],
     fanOutConcurrency: 4,
+    streams: new StreamBudget(f.maxStreams ?? 1000),
   };
 }
 

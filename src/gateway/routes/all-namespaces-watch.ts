@@ -1,6 +1,7 @@
 // `kubectl get pods -A -w` for a tenant: one watch per visible namespace as the user, merged, following
 // the index as namespaces become visible or stop being (fanout-watch.ts).
 import type { ServerResponse } from "node:http";
+import { StatusError, status } from "../../status/status.ts";
 import { drainedOrClosed, sendText, startStream } from "../respond.ts";
 import type { TenantRequest } from "../types.ts";
 import { allNamespacesTarget, fanOutNamespaces, namespacedPath } from "./all-namespaces.ts";
@@ -20,6 +21,7 @@ export const allNamespacesWatch = tenancyRoute({
       namespaces: () => tenancy.index.visibleNamespaces(user),
       query: queryOf(ctx.req),
       concurrency: tenancy.fanOutConcurrency,
+      budget: { take: () => tenancy.streams.take(user.name), give: () => tenancy.streams.give(user.name) },
       open: async (namespace, query) => {
         const q = new URLSearchParams(query);
         q.set("watch", "true");
@@ -48,6 +50,14 @@ export const allNamespacesWatch = tenancyRoute({
     try {
       const started = await watch.start();
       if (started.kind === "refused") return ctx.upstream.passthrough();
+      if (started.kind === "limited")
+        throw new StatusError(
+          status(
+            429,
+            `this watch needs one upstream watch per visible namespace (${namespaces.length}), more than the ${tenancy.streams.perUser} the gateway lets one user hold (--max-fan-out-streams-per-user)`,
+          ),
+          "KUBEGATE_TOO_MANY_WATCH_STREAMS",
+        );
       if (started.kind === "failed") {
         if (!isStatusText(started.text)) throw upstreamFailure(started.code);
         return sendText(res, started.code, "application/json", started.text);

@@ -146,6 +146,19 @@ describe("all-namespaces watch route", () => {
     );
   });
 
+  it("more visible namespaces than the user's stream budget is a 429 that says why", async () => {
+    await assert.rejects(
+      run(allNamespacesWatch, {
+        url: "/api/v1/pods?watch=true",
+        tenancy: tenant({ maxStreams: 2 }),
+        script: script({ "oil-a": ["a1"], oil: ["o1"], "oil-dev": [] }),
+      }),
+      (err: unknown) =>
+        (err as { code?: string }).code === "KUBEGATE_TOO_MANY_WATCH_STREAMS" &&
+        /--max-fan-out-streams-per-user/.test((err as Error).message),
+    );
+  });
+
   it("no namespace accepting the user is the apiserver's own answer", async () => {
     const r = await run(allNamespacesWatch, {
       url: "/api/v1/pods?watch=true",

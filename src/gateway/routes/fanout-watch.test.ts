@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { StreamBudget } from "../stream-budget.ts";
 import { FanOutWatch, type OpenedWatch } from "./fanout-watch.ts";
 
 /** One namespace's upstream watch, fed by the test. */
@@ -53,7 +54,10 @@ const pod = (ns: string, name: string, rv: string) => ({
 });
 const tick = () => new Promise((r) => setTimeout(r, 5));
 
-function setup(namespaces: string[], o: { codes?: Record<string, number>; query?: string } = {}) {
+function setup(
+  namespaces: string[],
+  o: { codes?: Record<string, number>; query?: string; budget?: StreamBudget } = {},
+) {
   let visible = namespaces;
   const watches = new Map<string, FakeWatch[]>();
   const lines: Record<string, unknown>[] = [];
@@ -61,6 +65,9 @@ function setup(namespaces: string[], o: { codes?: Record<string, number>; query?
     namespaces: () => visible,
     query: new URLSearchParams(o.query ?? ""),
     concurrency: 2,
+    ...(o.budget
+      ? { budget: { take: () => o.budget?.take("u") ?? false, give: () => o.budget?.give("u") } }
+      : {}),
     open: (ns, query) => {
       const w = new FakeWatch(o.codes?.[ns] ?? 200, query);
       watches.set(ns, [...(watches.get(ns) ?? []), w]);
@@ -166,6 +173,30 @@ describe("all-namespaces watch, merged from the user's namespaces", () => {
     assert.equal(s.watches.get("b")?.length, 2);
     assert.equal(s.last("b").closed, false);
     s.fan.close();
+  });
+
+  it("each namespace's watch holds one unit of the user's stream budget, given back whatever ends it", async () => {
+    const budget = new StreamBudget(3);
+    // More namespaces than the budget: refused whole ("limited", a 429), nothing kept open.
+    const over = setup(["a", "b", "c", "d"], { budget });
+    assert.equal((await over.fan.start()).kind, "limited");
+    assert.equal(budget.heldBy("u"), 0);
+    assert.ok([...over.watches.values()].flat().every((w) => w.closed));
+
+    const s = setup(["a", "b"], { budget, codes: { b: 403 } });
+    await s.fan.start();
+    assert.equal(budget.heldBy("u"), 1, "a refused namespace gives its unit back");
+    s.see(["a", "c", "d"]);
+    await s.fan.reconcile();
+    assert.equal(budget.heldBy("u"), 3);
+    s.see(["c"]);
+    await s.fan.reconcile();
+    assert.equal(budget.heldBy("u"), 1);
+    // Growing past the budget ends the merged watch: the client watches again and is told why.
+    s.see(["c", "e", "f", "g"]);
+    await s.fan.reconcile();
+    assert.equal(budget.heldBy("u"), 0);
+    assert.equal(budget.users, 0);
   });
 
   it("Table events: the row's last Table is what DELETED carries", async () => {

@@ -35,6 +35,8 @@ export interface FanOutWatchOptions {
   drained: () => Promise<void>;
   /** How many watches are opened at once. */
   concurrency: number;
+  /** The user's budget of upstream streams: one unit per namespace watched. */
+  budget?: { take(): boolean; give(): void };
 }
 
 /** What the client has been shown of one object: enough to tell it the object is gone. */
@@ -49,6 +51,8 @@ interface Member {
   /** Watch-list: this watch's initial events are all sent. */
   initialDone: boolean;
   closed: boolean;
+  /** Holds a unit of the user's stream budget. */
+  held: boolean;
 }
 
 const INITIAL_EVENTS_END = "k8s.io/initial-events-end";
@@ -60,7 +64,8 @@ const RETRY_MS = 400;
 export type FanOutStart =
   | { kind: "refused" } // no namespace let the user watch: the apiserver's own answer
   | { kind: "failed"; code: number; text: string } // a watch refused otherwise, given as it came
-  | { kind: "streaming"; done: Promise<void> };
+  | { kind: "streaming"; done: Promise<void> }
+  | { kind: "limited" }; // more namespaces than the user's stream budget: a 429
 
 export class FanOutWatch {
   private readonly members = new Map<string, Member>();
@@ -77,6 +82,8 @@ export class FanOutWatch {
   /** Refusals in a row per namespace that is visible but was not watchable. */
   private readonly refusals = new Map<string, number>();
   private retryTimer: NodeJS.Timeout | undefined;
+  /** A namespace could not be watched for want of budget. */
+  private limited = false;
   /** Serializes writes: lines of different watches never interleave inside a line. */
   private writing: Promise<void> = Promise.resolve();
   /** Revisions of a bookmark object to reuse (kind, apiVersion) for the merged bookmarks. */
@@ -95,15 +102,18 @@ export class FanOutWatch {
     const failed = opened.find((m) => m.watch && m.watch.code !== 200 && m.watch.code !== 403);
     if (failed?.watch) {
       const text = await failed.watch.text().catch(() => "");
-      for (const m of opened) m.watch?.close();
+      for (const m of opened) this.drop(m);
       return { kind: "failed", code: failed.watch.code, text };
     }
     for (const m of opened)
       if (m.watch?.code === 403) {
         // Refused there (RBAC): not watched, tried again on the next change of the index.
-        m.watch.close();
-        this.members.delete(m.namespace);
+        this.drop(m);
       }
+    if (this.limited) {
+      for (const m of opened) this.drop(m);
+      return { kind: "limited" };
+    }
     if (accepted.length === 0) return { kind: "refused" };
     // A watch from a revision has reached it: a bookmark may name it before the watch says more.
     const from = this.o.query.get("resourceVersion") ?? "";
@@ -126,9 +136,7 @@ export class FanOutWatch {
     const now = new Set(this.o.namespaces());
     for (const [ns, m] of this.members) {
       if (now.has(ns)) continue;
-      this.members.delete(ns);
-      m.closed = true;
-      m.watch?.close();
+      this.drop(m);
       for (const shown of m.shown.values()) this.send({ type: "DELETED", object: shown });
       m.shown.clear();
     }
@@ -138,14 +146,18 @@ export class FanOutWatch {
     const added = [...now].filter((ns) => !this.members.has(ns));
     const opened = await this.openAll(added, fresh, true);
     let retry = false;
+    if (this.limited) {
+      // More namespaces than the user's stream budget allows: the client watches again and gets a 429.
+      this.close();
+      return;
+    }
     for (const m of opened) {
-      if (this.ended || m.closed) m.watch?.close();
+      if (this.ended || m.closed) this.drop(m);
       else if (m.watch?.code === 200) this.pump(m);
       else {
         // Refused there: not watched. The apiserver's authorizer may not have seen the RoleBinding
         // that made the namespace visible yet, so a refusal is tried again shortly, a few times.
-        m.watch?.close();
-        this.members.delete(m.namespace);
+        this.drop(m);
         const n = (this.refusals.get(m.namespace) ?? 0) + 1;
         this.refusals.set(m.namespace, n);
         if (n < RETRIES) retry = true;
@@ -164,11 +176,19 @@ export class FanOutWatch {
     if (this.ended) return;
     this.ended = true;
     clearTimeout(this.retryTimer);
-    for (const m of this.members.values()) {
-      m.closed = true;
-      m.watch?.close();
-    }
+    for (const m of [...this.members.values()]) this.drop(m);
     this.endResolve();
+  }
+
+  /** Lets go of one namespace's watch: closed, its stream given back to the budget, forgotten. */
+  private drop(m: Member): void {
+    m.closed = true;
+    m.watch?.close();
+    if (m.held) {
+      m.held = false;
+      this.o.budget?.give();
+    }
+    if (this.members.get(m.namespace) === m) this.members.delete(m.namespace);
   }
 
   private async openAll(names: readonly string[], query: URLSearchParams, later = false): Promise<Member[]> {
@@ -176,16 +196,30 @@ export class FanOutWatch {
     const width = Math.max(1, this.o.concurrency);
     for (let i = 0; i < names.length && !this.ended; i += width) {
       const batch = names.slice(i, i + width).map((namespace) => {
-        const m: Member = { namespace, version: "", shown: new Map(), initialDone: later, closed: false };
+        const m: Member = {
+          namespace,
+          version: "",
+          shown: new Map(),
+          initialDone: later,
+          closed: false,
+          held: false,
+        };
+        if (this.o.budget && !this.o.budget.take()) {
+          this.limited = true;
+          return Promise.resolve();
+        }
+        m.held = this.o.budget !== undefined;
         this.members.set(namespace, m);
         out.push(m);
         return this.o.open(namespace, query).then(
           (w) => {
             m.watch = w;
+            // Closed while it opened (the client left): let go of it now.
+            if (m.closed || this.ended) this.drop(m);
           },
           () => {
             // Unreachable for this one: counted as not accepted.
-            this.members.delete(namespace);
+            this.drop(m);
           },
         );
       });
