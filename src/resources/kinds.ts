@@ -9,7 +9,8 @@ export type ProxyKind =
   | "IngressClasses"
   | "PriorityClasses"
   | "RuntimeClasses"
-  | "PersistentVolumes";
+  | "PersistentVolumes"
+  | "Tenants";
 
 export type Operation = "List" | "Update" | "Delete";
 
@@ -18,7 +19,7 @@ export interface FilteredKind {
   group: string;
   resource: string;
   /** How a tenant selects objects of this kind. */
-  selection: "namespace" | "nodeSelector" | "classes" | "tenantLabel";
+  selection: "namespace" | "nodeSelector" | "classes" | "tenantLabel" | "ownTenant";
   /** The Tenant spec field that holds the class selection, for "classes". */
   specField?: "storageClasses" | "ingressClasses" | "priorityClasses" | "runtimeClasses";
   /**
@@ -99,7 +100,21 @@ export const FILTERED_KINDS: readonly FilteredKind[] = [
     writable: ["spec.persistentVolumeReclaimPolicy", "spec.mountOptions"],
     writableMetadata: ["labels", "annotations"],
   },
+  // Tenant owners see their own Tenant objects (list, get, watch), never others', and never change
+  // them through the gateway: no operation but List is ever granted for this kind.
+  {
+    kind: "Tenants",
+    group: "tenancy.kubegate.dev",
+    resource: "tenants",
+    selection: "ownTenant",
+    writable: [],
+    writableMetadata: [],
+  },
 ];
+
+/** Kinds a Tenant's or ProxySetting's proxySettings may grant (the CRDs' enum): not these two. */
+export const grantable = (kind: FilteredKind): boolean =>
+  kind.selection !== "namespace" && kind.selection !== "ownTenant";
 
 const BY_RESOURCE = new Map(FILTERED_KINDS.map((k) => [`${k.group}/${k.resource}`, k]));
 

@@ -295,6 +295,22 @@ describe("TenancyIndex ProxySettings, team label, RoleBindings and changes", () 
   });
 });
 
+describe("TenancyIndex own Tenants", () => {
+  const TENANTS = kind("tenancy.kubegate.dev", "tenants");
+  it("an owner sees its own Tenant objects, never another's, and may never change one", () => {
+    const { index } = fixture([
+      tenant("oil", { owners: [{ kind: "User", name: "alice" }] }),
+      tenant("gas", { owners: [{ kind: "Group", name: "gassers" }] }),
+    ] as Tenant[]);
+    const all = [obj("oil"), obj("gas"), obj("other")];
+    assert.deepEqual(seen(index, user("alice"), TENANTS, all), { granted: true, names: ["oil"] });
+    assert.deepEqual(seen(index, user("gus", ["gassers"]), TENANTS, all).names, ["gas"]);
+    assert.equal(index.visibility(user("bob"), TENANTS).granted, false);
+    for (const op of ["Update", "Delete"] as const)
+      assert.equal(index.visibility(user("alice"), TENANTS, op).granted, false, op);
+  });
+});
+
 describe("TenancyIndex visible namespaces (all-namespaces views)", () => {
   const namespaces = [
     obj("oil-dev", { [LABEL]: "oil" }),

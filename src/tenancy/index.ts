@@ -461,6 +461,11 @@ export class TenancyIndex {
             ),
         };
       }
+      case "ownTenant": {
+        // Owning a tenant shows its Tenant object; nothing lets anyone change one here.
+        const owned = new Set(op === "List" ? this.ownedTenants(user) : []);
+        return { granted: owned.size > 0, visible: (o) => owned.has(o.metadata.name) };
+      }
       case "tenantLabel": {
         const owned = new Set(tenants.map((t) => t.name));
         return {

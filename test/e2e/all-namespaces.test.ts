@@ -211,6 +211,29 @@ describe("all-namespaces views for tenants (issue #20)", () => {
     assert.match(bad.stderr, /fan-out-concurrency.*must be 1 or more/);
   });
 
+  it("tenant owners list, get and watch their own Tenants, never another's, and change none (capsule-proxy #328)", async () => {
+    const mine = await ok(kubectl(alice, "get", "tenants.tenancy.kubegate.dev", "-o", "name"));
+    assert.deepEqual(mine.trim().split("\n"), ["tenant.tenancy.kubegate.dev/an-oil"]);
+    assert.match(
+      await ok(kubectl(alice, "get", "tenant", "an-oil", "-o", "jsonpath={.metadata.name}")),
+      /^an-oil$/,
+    );
+    const other = await kubectl(alice, "get", "tenant", "an-gas", "-o", "json");
+    assert.notEqual(other.code, 0);
+    assert.match(other.stderr, /NotFound|Forbidden/);
+    assert.doesNotMatch(other.stdout + other.stderr, /an-bob/);
+    const change = await kubectl(alice, "label", "tenant", "an-oil", "x=y");
+    assert.notEqual(change.code, 0);
+    assert.match(change.stderr, /Forbidden/);
+    const w = watch(bob, "get", "tenants", "-w", "-o", "name");
+    try {
+      await w.until(/tenant.tenancy.kubegate.dev\/an-gas/);
+      assert.doesNotMatch(w.out, /an-oil/);
+    } finally {
+      w.stop();
+    }
+  });
+
   it("kubectl get events -A shows the tenant's events, not another tenant's", async () => {
     const events = keys(await ok(kubectl(alice, "get", "events", "-A", "-o", "json")));
     assert.ok(events.includes("an-oil-a/an-event-oil"), events.join(" "));

@@ -78,6 +78,7 @@ export function grantedRules(t: TenancyContext, user: UserInfo): ResourceRule[] 
       .filter((op) => t.index.tenantsFor(user, kind.kind, op).length > 0)
       .flatMap((op) => VERBS[op]);
     if (kind.kind === "Namespaces" && t.index.ownedTenants(user).length > 0) verbs.push("create");
+    if (kind.selection === "ownTenant" && t.index.ownedTenants(user).length > 0) verbs.push(...VERBS.List);
     if (verbs.length) rules.push({ verbs, apiGroups: [kind.group], resources: [kind.resource] });
   }
   return rules;
