@@ -385,6 +385,53 @@ describe("TenancyIndex namespace snapshot", () => {
     assert.equal(index.namespaceSnapshot().resourceVersion, undefined);
   });
 
+  it("seenNamespaces waits until the informer holds a write's resourceVersion, or the deadline", async () => {
+    /** An informer that hears events: its resourceVersion moves with each, handlers get them. */
+    class Hearing extends Versioned {
+      private readonly heard = new Set<(...a: unknown[]) => void>();
+      override onChange(h: () => void): this {
+        this.heard.add(h as (...a: unknown[]) => void);
+        return this;
+      }
+      offChange(h: unknown) {
+        this.heard.delete(h as (...a: unknown[]) => void);
+      }
+      hear(rv: string) {
+        this.resourceVersion = rv;
+        for (const h of [...this.heard]) h("ADDED", obj(`ns-${rv}`));
+      }
+      get listeners() {
+        return this.heard.size;
+      }
+    }
+    const namespaces = new Hearing([]);
+    const index = new TenancyIndex(
+      {
+        tenants: new StaticSource<Tenant>([]),
+        proxySettings: new StaticSource<ProxySetting>([]),
+        roleBindings: new StaticSource<RoleBinding>([]),
+        namespaces,
+        nodes: () => new StaticSource<KubeObject>([]),
+      },
+      { tenantLabel: LABEL },
+    );
+    const base = namespaces.listeners;
+    assert.equal(await index.seenNamespaces("40"), true, "already there");
+    const waiting = index.seenNamespaces("100", 1_000);
+    namespaces.hear("99");
+    let done = false;
+    void waiting.then(() => {
+      done = true;
+    });
+    await new Promise((r) => setImmediate(r));
+    assert.equal(done, false, "99 is not 100");
+    namespaces.hear("100");
+    assert.equal(await waiting, true);
+    assert.equal(namespaces.listeners, base, "the wait stops listening");
+    assert.equal(await index.seenNamespaces("500", 20), false, "the deadline");
+    assert.equal(namespaces.listeners, base);
+  });
+
   it("has no resourceVersion for sources that cannot vouch for one", () => {
     assert.equal(fixture([]).index.namespaceSnapshot().resourceVersion, undefined);
   });

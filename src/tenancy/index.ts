@@ -296,6 +296,41 @@ export class TenancyIndex {
     return () => source.offChange?.(handler);
   }
 
+  /**
+   * Resolves once the namespace informer has seen `resourceVersion` (a write's own, from its answer),
+   * or after `timeoutMs`: a namespace the gateway just created is then in every list it serves from
+   * the informer, so "create, then list" never misses it. True when it was seen in time.
+   */
+  async seenNamespaces(resourceVersion: string, timeoutMs = 2_000): Promise<boolean> {
+    const reached = () => {
+      const at = this.namespaces.resourceVersion;
+      return (
+        at !== undefined &&
+        /^\d+$/.test(at) &&
+        /^\d+$/.test(resourceVersion) &&
+        BigInt(at) >= BigInt(resourceVersion)
+      );
+    };
+    if (!/^\d+$/.test(resourceVersion) || reached()) return reached();
+    return new Promise<boolean>((resolve) => {
+      let off: (() => void) | undefined;
+      const timer = setTimeout(() => {
+        off?.();
+        resolve(reached());
+      }, timeoutMs);
+      off = this.onNamespaceEvent(() => {
+        if (!reached()) return;
+        clearTimeout(timer);
+        off?.();
+        resolve(true);
+      });
+      if (!off) {
+        clearTimeout(timer);
+        resolve(false);
+      }
+    });
+  }
+
   /** Tenant names this user owns (as a User, through a Group, or as a ServiceAccount). */
   ownedTenants(user: UserInfo): string[] {
     this.rebuild();

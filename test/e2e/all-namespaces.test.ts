@@ -3,8 +3,11 @@
 // the tenant; and watches that follow access changes (a RoleBinding added, then removed).
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { startGatewayProcess } from "../support/gateway-process.ts";
+import { rawRequest } from "../support/https-client.ts";
 import { applyYaml, gatewayArgs, gatewayUser, prepareTenancyEnv } from "./gateway-env.ts";
 import { defaultServiceAccount, kubectl, kubegate, ok } from "./run.ts";
 
@@ -232,6 +235,42 @@ describe("all-namespaces views for tenants (issue #20)", () => {
     } finally {
       w.stop();
     }
+  });
+
+  it("create a namespace through the gateway, then list at once: the new one is there, 20 times out of 20", async () => {
+    const tls = {
+      ca: readFileSync(env.servingCa.cert, "utf8"),
+      cert: readFileSync(join(env.dir, "an-alice.crt"), "utf8"),
+      key: readFileSync(join(env.dir, "an-alice.key"), "utf8"),
+    };
+    const json: [string, string][] = [
+      ["Content-Type", "application/json"],
+      ["Accept", "application/json"],
+    ];
+    const missed: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      const name = `an-fresh-${i}`;
+      const made = await rawRequest(gw.url, {
+        method: "POST",
+        path: "/api/v1/namespaces",
+        headers: json,
+        body: JSON.stringify({ apiVersion: "v1", kind: "Namespace", metadata: { name } }),
+        ...tls,
+      });
+      assert.equal(made.status, 201, made.body);
+      // kubectl's own list: served from the gateway's informer.
+      const listed = await rawRequest(gw.url, {
+        path: "/api/v1/namespaces?limit=500",
+        headers: json,
+        ...tls,
+      });
+      assert.equal(listed.status, 200, listed.body);
+      const names = (JSON.parse(listed.body) as { items: { metadata: { name: string } }[] }).items.map(
+        (n) => n.metadata.name,
+      );
+      if (!names.includes(name)) missed.push(name);
+    }
+    assert.deepEqual(missed, []);
   });
 
   it("kubectl get events -A shows the tenant's events, not another tenant's", async () => {

@@ -137,6 +137,8 @@ export interface FakeTenancy {
   visibleNamespaces?: () => string[];
   /** Resources the fake cluster serves, "group/version/resource" → namespaced. */
   resources?: Record<string, boolean>;
+  /** Records the resourceVersions a route waited for the informer to reach. */
+  seen?: string[];
   /** Upstream watch streams a user may hold (StreamBudget). */
   maxStreams?: number;
   /** Called with the index's access-change handler, so a test can fire it. */
@@ -159,6 +161,10 @@ export function fakeTenancy(f: FakeTenancy = {}): TenancyContext {
     onNamespaceEvent: () => undefined,
     namespaceVisible: () => () => true,
     visibleNamespaces: () => f.visibleNamespaces?.() ?? [],
+    seenNamespaces: (rv: string) => {
+      f.seen?.push(rv);
+      return Promise.resolve(true);
+    },
     onAccessChange: (handler: () => void) => {
       f.onAccessChange?.(handler);
       return () => undefined;

@@ -17,7 +17,7 @@ import { FILTERED_KINDS, type FilteredKind } from "../../resources/kinds.ts";
 import { badRequest, forbidden, StatusError } from "../../status/status.ts";
 import { type OwnKeys, writeViolation } from "../../tenancy/write-policy.ts";
 import { sendAnswer } from "../respond.ts";
-import type { TenantRequest } from "../types.ts";
+import type { Answer, TenantRequest } from "../types.ts";
 import { readBody, tenancyRoute, withQuery } from "./tenancy.ts";
 
 const APPLY_PATCH = "application/apply-patch+yaml";
@@ -112,7 +112,7 @@ async function create(r: TenantRequest, owned: string[]): Promise<number> {
     contentType: "application/json",
     body: JSON.stringify(labelled(ns, label, tenant)),
   });
-  return sendAnswer(r.res, made);
+  return sendAnswer(r.res, await seen(r, made));
 }
 
 /**
@@ -153,7 +153,23 @@ async function apply(r: TenantRequest, owned: string[]): Promise<number | undefi
   if (dry.code !== 200 && dry.code !== 201) return sendAnswer(r.res, dry);
   checkPolicy(JSON.parse(dry.text) as NamespaceBody, r.user.name, t.index.options);
   // A POST, not an apply: if the name was taken since the check, this is a 409 and nothing changes.
-  return sendAnswer(r.res, await post(target));
+  return sendAnswer(r.res, await seen(r, await post(target)));
+}
+
+/**
+ * A namespace made: answered once the gateway's own informer holds it, so that the owner's next list
+ * (served from the informer) shows it (issue #20). A dry run made nothing to wait for.
+ */
+async function seen(r: TenantRequest, made: Answer): Promise<Answer> {
+  if ((made.code !== 200 && made.code !== 201) || r.info.query.has("dryRun")) return made;
+  let rv: unknown;
+  try {
+    rv = (JSON.parse(made.text) as NamespaceBody).metadata?.resourceVersion;
+  } catch {
+    // Not JSON: nothing to wait for.
+  }
+  if (typeof rv === "string") await r.tenancy.index.seenNamespaces(rv);
+  return made;
 }
 
 /** POST /api/v1/namespaces, or a server-side apply of one namespace, by a tenant owner. */
