@@ -273,6 +273,26 @@ describe("all-namespaces views for tenants (issue #20)", () => {
     assert.deepEqual(missed, []);
   });
 
+  it("as an attacker: another user's continue token is a 400, a namespace selector reaches no other tenant", async () => {
+    const page = JSON.parse(await ok(kubectl(alice, "get", "--raw", "/api/v1/pods?limit=1"))) as {
+      metadata: { continue?: string };
+    };
+    const token = page.metadata.continue as string;
+    assert.ok(token);
+    const replay = await kubectl(bob, "get", "--raw", `/api/v1/pods?limit=1&continue=${token}`);
+    assert.notEqual(replay.code, 0);
+    assert.match(replay.stderr, /continue token is not valid/);
+    // Alice's own token goes on from where it stopped.
+    const next = keys(await ok(kubectl(alice, "get", "--raw", `/api/v1/pods?limit=1&continue=${token}`)));
+    assert.equal(next.length, 1);
+    for (const selector of [`metadata.namespace=${GAS}`, `metadata.namespace=${OIL_NO_RBAC}`]) {
+      const r = keys(
+        await ok(kubectl(alice, "get", "pods", "-A", "--field-selector", selector, "-o", "json")),
+      );
+      assert.deepEqual(r, [], selector);
+    }
+  });
+
   it("kubectl get events -A shows the tenant's events, not another tenant's", async () => {
     const events = keys(await ok(kubectl(alice, "get", "events", "-A", "-o", "json")));
     assert.ok(events.includes("an-oil-a/an-event-oil"), events.join(" "));

@@ -87,7 +87,18 @@ export async function applyYaml(
 ): Promise<void> {
   const file = join(dir, name);
   await writeFile(file, yaml);
-  const applied = await kubectl(cluster.adminKubeconfig, "apply", "-f", file);
+  let applied = await kubectl(cluster.adminKubeconfig, "apply", "-f", file);
+  // Right after a CRD is established, kubectl's cached discovery may not know its kind yet; it then
+  // fails with "no matches for kind" or, for flow-style YAML, a misleading JSON "error parsing".
+  // Its cache refreshes on a miss: a few tries, a second apart.
+  for (
+    let i = 0;
+    i < 5 && applied.code !== 0 && /no matches for kind|error parsing/.test(applied.stderr);
+    i++
+  ) {
+    await new Promise((r) => setTimeout(r, 1000));
+    applied = await kubectl(cluster.adminKubeconfig, "apply", "-f", file);
+  }
   assert.equal(applied.code, 0, applied.stderr);
 }
 
