@@ -1,5 +1,6 @@
 import type { UserInfo } from "../authn/user.ts";
 import { Informer, type KubeObject, type WatchEventType } from "../kube/informer.ts";
+import { compareResourceVersions } from "../kube/resource-version.ts";
 import type { Upstream } from "../kube/upstream.ts";
 import type { Logger } from "../observability/logger.ts";
 import { FILTERED_KINDS, type FilteredKind, type Operation, type ProxyKind } from "../resources/kinds.ts";
@@ -304,12 +305,7 @@ export class TenancyIndex {
   async seenNamespaces(resourceVersion: string, timeoutMs = 2_000): Promise<boolean> {
     const reached = () => {
       const at = this.namespaces.resourceVersion;
-      return (
-        at !== undefined &&
-        /^\d+$/.test(at) &&
-        /^\d+$/.test(resourceVersion) &&
-        BigInt(at) >= BigInt(resourceVersion)
-      );
+      return at !== undefined && (compareResourceVersions(at, resourceVersion) ?? -1) >= 0;
     };
     if (!/^\d+$/.test(resourceVersion) || reached()) return reached();
     return new Promise<boolean>((resolve) => {

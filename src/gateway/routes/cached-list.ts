@@ -14,7 +14,9 @@
 // Consistency: like any list served from the apiserver's watch cache with resourceVersion=0, the answer
 // is as fresh as the last watch event, typically milliseconds behind etcd; the resourceVersion in the
 // answer is the one the store reflects, so a watch started from it misses nothing.
+
 import type { KubeObject } from "../../kube/informer.ts";
+import { compareResourceVersions } from "../../kube/resource-version.ts";
 import { age, NAMESPACE_COLUMNS, partialObjectMetadata } from "../../kube/table.ts";
 import { type FieldSelector, parseFieldSelector } from "../../selectors/fields.ts";
 import { type LabelSelector, parseLabelSelector } from "../../selectors/labels.ts";
@@ -58,14 +60,6 @@ const HANDLED = new Set([
 /** The fields the apiserver lets a namespace list select on (core/v1 field label conversion). */
 const NAMESPACE_FIELDS = new Set(["metadata.name", "status.phase"]);
 
-/** -1, 0, 1 for two etcd resourceVersions, or undefined when either is not a number (opaque: don't guess). */
-function compareRv(a: string, b: string): number | undefined {
-  if (!/^\d+$/.test(a) || !/^\d+$/.test(b)) return undefined;
-  const x = BigInt(a);
-  const y = BigInt(b);
-  return x < y ? -1 : x > y ? 1 : 0;
-}
-
 /**
  * Whether the store, current at `cached`, satisfies the request's resourceVersion semantics
  * (https://kubernetes.io/docs/reference/using-api/api-concepts/#semantics-for-get-and-list).
@@ -79,12 +73,12 @@ function rvServable(q: URLSearchParams, cached: string): boolean {
     if (rv === "" || rv === "0") return true;
     // A non-zero RV with a limit means Exact for the apiserver; without one, NotOlderThan.
     if (limited) return false;
-    const c = compareRv(rv, cached);
+    const c = compareResourceVersions(rv, cached);
     return c !== undefined && c <= 0;
   }
   if (match === "NotOlderThan" && rv !== "") {
     if (rv === "0") return true;
-    const c = compareRv(rv, cached);
+    const c = compareResourceVersions(rv, cached);
     return c !== undefined && c <= 0;
   }
   // Exact needs history the informer does not keep; anything else the apiserver rejects, in its words.

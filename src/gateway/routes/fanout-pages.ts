@@ -11,6 +11,7 @@
 // Pages (`limit`, `continue`): the gateway's own continue token, sealed and bound to the user and the
 // resource, says in which namespace to go on, with that namespace's upstream token, or how many items
 // of a page read at an exact revision were already given. It reveals no names.
+import { compareResourceVersions } from "../../kube/resource-version.ts";
 import type { ContinueTokens } from "./continue-token.ts";
 import { invalidToken } from "./continue-token.ts";
 import { isObject } from "./filter-body.ts";
@@ -75,8 +76,8 @@ function sealResume(p: FanOutList, r: Resume): string {
 export function lowerVersion(a: string, b: string): string {
   if (!a) return b;
   if (!b) return a;
-  if (/^\d+$/.test(a) && /^\d+$/.test(b)) return BigInt(a) <= BigInt(b) ? a : b;
-  return a;
+  const c = compareResourceVersions(a, b);
+  return c !== undefined && c > 0 ? b : a;
 }
 
 const entriesKey = (body: Record<string, unknown>): "rows" | "items" =>
