@@ -72,6 +72,10 @@ export async function handleUpgrade(
         : request(options);
     outcome.code = await new Promise<number>((resolve) => {
       upstreamReq.on("upgrade", (res, upstreamSocket, upstreamHead) => {
+        // Interactive traffic is small writes (a key press, a line): Nagle's algorithm would hold each
+        // one back for the peer's delayed ACK, tens of milliseconds per round trip.
+        (socket as Duplex & { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
+        upstreamSocket.setNoDelay(true);
         writeHead(socket, 101, res.rawHeaders, res.statusMessage);
         if (upstreamHead.length) socket.write(upstreamHead);
         if (head.length) upstreamSocket.write(head);
