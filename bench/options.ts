@@ -2,7 +2,14 @@
 // CI job can set defaults and a person can still narrow one run.
 import { parseArgs } from "node:util";
 
-export const WORKLOADS = ["passthrough", "tenant-list", "watches", "groups", "all-namespaces"] as const;
+export const WORKLOADS = [
+  "passthrough",
+  "tenant-list",
+  "watches",
+  "groups",
+  "all-namespaces",
+  "tunnels",
+] as const;
 export type WorkloadName = (typeof WORKLOADS)[number];
 
 export interface BenchOptions {
@@ -25,7 +32,7 @@ export interface BenchOptions {
   profile: boolean;
 }
 
-export const USAGE = `usage: npm run bench -- [--only passthrough,tenant-list,watches,groups,all-namespaces] [--duration S]
+export const USAGE = `usage: npm run bench -- [--only passthrough,tenant-list,watches,groups,all-namespaces,tunnels] [--duration S]
   [--connections N] [--namespaces N] [--visible N] [--watches N] [--watch-creates N]
   [--watch-streams N] [--groups N]
   [--cluster-dir DIR] [--out DIR] [--no-profile]

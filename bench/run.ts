@@ -5,6 +5,7 @@ import { copyFile, mkdir, mkdtemp, rm } from "node:fs/promises";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { type ClusterInfo, down, readClusterInfo, up } from "../src/devcluster/cluster.ts";
+import { nodeUnsupported } from "../src/devcluster/node.ts";
 import { writeChart } from "./chart.ts";
 import { adminClient } from "./kube-client.ts";
 import { seedNamespaces } from "./namespaces.ts";
@@ -18,6 +19,7 @@ import type { WorkloadContext } from "./workloads/context.ts";
 import { groups } from "./workloads/groups.ts";
 import { passthrough } from "./workloads/passthrough.ts";
 import { tenantList } from "./workloads/tenant-list.ts";
+import { tunnels } from "./workloads/tunnels.ts";
 import { watches } from "./workloads/watches.ts";
 
 const RUNNERS: Record<WorkloadName, (ctx: WorkloadContext) => Promise<WorkloadResult>> = {
@@ -26,6 +28,7 @@ const RUNNERS: Record<WorkloadName, (ctx: WorkloadContext) => Promise<WorkloadRe
   watches,
   groups,
   "all-namespaces": allNamespaces,
+  tunnels,
 };
 
 const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
@@ -51,8 +54,10 @@ async function main(): Promise<number> {
       cluster = await readClusterInfo(options.clusterDir);
       log(`using the running cluster at ${cluster.server}`);
     } else {
-      log("starting a cluster (etcd + kube-apiserver)");
-      cluster = await up({ dir: join(workDir, "cluster"), log });
+      // Tunnels need a pod that runs: a real node, where this machine can run one.
+      const node = options.only.has("tunnels") && nodeUnsupported() === undefined;
+      log(`starting a cluster (etcd + kube-apiserver${node ? ", and a node" : ""})`);
+      cluster = await up({ dir: join(workDir, "cluster"), log, node });
     }
     log("preparing PKI, RBAC, CRDs and users");
     const env = await prepareBenchEnv(cluster, options.groups);
