@@ -7,6 +7,7 @@
 // What is held is the cluster's own discovery, never anything a client named: a lookup of a resource
 // the cluster does not serve refreshes at most once per `missRefreshMs`, so made-up paths cost neither
 // memory nor a discovery call each.
+import type { Upstream } from "./upstream.ts";
 
 export interface DiscoveredResource {
   namespaced: boolean;
@@ -17,6 +18,11 @@ export interface DiscoveredResource {
 
 /** Reads one discovery document as the gateway; `accept` asks for the aggregated form. */
 export type DiscoveryFetch = (path: string, accept: string) => Promise<{ code: number; text: string }>;
+
+/** The gateway's fetch: its own identity, on the connections its reviews and informers use. */
+export function discoveryFetch(upstream: Pick<Upstream, "text">): DiscoveryFetch {
+  return (path, accept) => upstream.text("GET", path, { accept });
+}
 
 export const AGGREGATED_DISCOVERY = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
 
