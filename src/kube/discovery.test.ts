@@ -44,7 +44,9 @@ describe("discovery", () => {
     assert.deepEqual(t.get("/v1/pods"), { namespaced: true, verbs: ["get", "list", "watch"], kind: "Pod" });
     assert.equal(t.get("/v1/nodes")?.namespaced, false);
     assert.equal(t.get("apps/v1/deployments")?.namespaced, true);
-    assert.throws(() => parseDiscovery(['{"kind":"APIGroupList","groups":[]}']));
+    assert.throws(() => parseDiscovery(['{"kind":"APIGroupList","groups":[]}']), {
+      code: "KUBEGATE_UPSTREAM_BAD_ANSWER",
+    });
   });
 
   it("asks for the aggregated documents once, refreshes when old, and at most once per interval for a miss", async () => {

@@ -7,6 +7,7 @@
 // What is held is the cluster's own discovery, never anything a client named: a lookup of a resource
 // the cluster does not serve refreshes at most once per `missRefreshMs`, so made-up paths cost neither
 // memory nor a discovery call each.
+import { StatusError, status } from "../status/status.ts";
 import type { Upstream } from "./upstream.ts";
 
 export interface DiscoveredResource {
@@ -43,7 +44,10 @@ export function parseDiscovery(texts: readonly string[]): Map<string, Discovered
   for (const text of texts) {
     const doc = JSON.parse(text) as { kind?: string; items?: GroupDiscovery[] };
     if (doc.kind !== "APIGroupDiscoveryList" || !Array.isArray(doc.items))
-      throw new Error(`not an aggregated discovery document (kind ${String(doc.kind)})`);
+      throw new StatusError(
+        status(502, `not an aggregated discovery document (kind ${String(doc.kind)})`),
+        "KUBEGATE_UPSTREAM_BAD_ANSWER",
+      );
     for (const g of doc.items) {
       const group = g.metadata?.name ?? "";
       for (const v of g.versions ?? []) {
