@@ -35,6 +35,9 @@ export type ErrorCode =
   | "KUBEGATE_OIDC_ISSUER_MISMATCH"
   | "KUBEGATE_CONNECT_TIMEOUT"
   | "KUBEGATE_TLS_HANDSHAKE_TIMEOUT"
+  // The node agent's network namespace has no lo, or the address it manages is already the node's.
+  | "KUBEGATE_NO_LOOPBACK"
+  | "KUBEGATE_ADDRESS_IN_USE"
   // Errors for the person running kubegate (KubegateError).
   | "KUBEGATE_INVALID_INPUT"
   | "KUBEGATE_INVALID_OPTION"
