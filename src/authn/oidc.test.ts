@@ -375,7 +375,7 @@ describe("OidcAuthenticator", () => {
         const a = await make({}, liar);
         assertRejected(
           await a.authenticate(await liar.sign({ preferred_username: "x" })),
-          /names issuer "https:\/\/evil/,
+          /KUBEGATE_OIDC_ISSUER_MISMATCH/,
         );
       } finally {
         await liar.close();
@@ -412,9 +412,9 @@ describe("OidcAuthenticator", () => {
         broken.failJwks(500);
         const a = await make({}, broken);
         const token = await broken.sign({ preferred_username: "x" });
-        assertRejected(await a.authenticate(token), /could not fetch the JWKS .*HTTP 500/);
+        assertRejected(await a.authenticate(token), /KUBEGATE_OIDC_BAD_ANSWER/);
         // The failure is remembered for a moment (no request per token), then retried.
-        assertRejected(await a.authenticate(token), /HTTP 500/);
+        assertRejected(await a.authenticate(token), /KUBEGATE_OIDC_BAD_ANSWER/);
         assert.equal(broken.requests.jwks, 1);
         broken.failJwks(undefined);
         await sleep(1_100);

@@ -105,6 +105,9 @@ const CACHE_MAX_ENTRIES = 4096;
 /** A verification failure with the reason to report. */
 class Rejection extends Error {}
 
+/** The issuer answered, but not with what OIDC discovery or a JWKS endpoint must answer. */
+const badAnswer = (message: string) => new KubegateError(message, { code: "KUBEGATE_OIDC_BAD_ANSWER" });
+
 interface CachedUser {
   user: UserInfo;
   expiresAt: number;
@@ -340,30 +343,31 @@ export class OidcAuthenticator {
       { accept: "application/json" },
       AbortSignal.timeout(HTTP_TIMEOUT_MS),
     );
-    if (res.status !== 200) throw new Error(`HTTP ${res.status}`);
+    if (res.status !== 200) throw badAnswer(`HTTP ${res.status}`);
     let doc: unknown;
     try {
       doc = JSON.parse(res.body);
     } catch {
-      throw new Error("the discovery document is not JSON");
+      throw badAnswer("the discovery document is not JSON");
     }
     if (typeof doc !== "object" || doc === null || Array.isArray(doc)) {
-      throw new Error("the discovery document is not a JSON object");
+      throw badAnswer("the discovery document is not a JSON object");
     }
     const { issuer, jwks_uri: jwksUri } = doc as { issuer?: unknown; jwks_uri?: unknown };
     if (issuer !== this.o.issuerUrl) {
-      throw new Error(
+      throw new KubegateError(
         `the discovery document names issuer ${JSON.stringify(issuer)}, not "${this.o.issuerUrl}"`,
+        { code: "KUBEGATE_OIDC_ISSUER_MISMATCH" },
       );
     }
-    if (typeof jwksUri !== "string") throw new Error('the discovery document has no "jwks_uri"');
+    if (typeof jwksUri !== "string") throw badAnswer('the discovery document has no "jwks_uri"');
     let url: URL;
     try {
       url = new URL(jwksUri);
     } catch {
-      throw new Error(`jwks_uri "${jwksUri}" is not a URL`);
+      throw badAnswer(`jwks_uri "${jwksUri}" is not a URL`);
     }
-    if (url.protocol !== "https:") throw new Error(`jwks_uri "${jwksUri}" is not https`);
+    if (url.protocol !== "https:") throw badAnswer(`jwks_uri "${jwksUri}" is not https`);
     // jose refetches on every verification while it has no keys: a failure is remembered briefly so
     // that a broken JWKS endpoint is not hit once per request.
     let failure: { reason: string; until: number } | undefined;
@@ -372,7 +376,7 @@ export class OidcAuthenticator {
       let r: { status: number; body: string };
       try {
         r = await this.get(href, Object.fromEntries(init.headers), init.signal);
-        if (r.status !== 200) throw new Error(`HTTP ${r.status}`);
+        if (r.status !== 200) throw badAnswer(`HTTP ${r.status}`);
       } catch (err) {
         failure = {
           reason: `could not fetch the JWKS from ${href}: ${describe(err)}`,
@@ -429,7 +433,7 @@ export class OidcAuthenticator {
       size += (chunk as Buffer).length;
       if (size > MAX_RESPONSE_BYTES) {
         res.body.destroy();
-        throw new Error(`response is larger than ${MAX_RESPONSE_BYTES} bytes`);
+        throw badAnswer(`response is larger than ${MAX_RESPONSE_BYTES} bytes`);
       }
       chunks.push(chunk as Buffer);
     }

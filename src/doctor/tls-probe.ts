@@ -1,5 +1,6 @@
 import { connect, type DetailedPeerCertificate } from "node:tls";
 import { x509 } from "../pki/x509.ts";
+import { KubegateError } from "../status/errors.ts";
 import type { HostPort } from "./types.ts";
 
 /**
@@ -22,7 +23,11 @@ export function fetchServedCertificates(
     });
     const timer = setTimeout(() => {
       socket.destroy();
-      reject(new Error(`no TLS handshake with ${hostPort(address)} within ${timeoutMs} ms`));
+      reject(
+        new KubegateError(`no TLS handshake with ${hostPort(address)} within ${timeoutMs} ms`, {
+          code: "KUBEGATE_TLS_HANDSHAKE_TIMEOUT",
+        }),
+      );
     }, timeoutMs);
     socket.once("secureConnect", () => {
       clearTimeout(timer);

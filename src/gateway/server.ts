@@ -3,7 +3,7 @@ import { createServer as createHttpServer, type Server as HttpServer } from "nod
 import { createSecureServer, type Http2SecureServer, type Http2Session } from "node:http2";
 import type { Authenticators, TokenAuthenticator } from "../authn/authenticate.ts";
 import type { Connection } from "../kube/connection.ts";
-import { Discovery } from "../kube/discovery.ts";
+import { Discovery, discoveryFetch } from "../kube/discovery.ts";
 import { Reviews } from "../kube/reviews.ts";
 import { Upstream } from "../kube/upstream.ts";
 import { createAuditSink } from "../observability/audit.ts";
@@ -157,16 +157,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
             ignoredGroups: new Set(o.tenancy.ignoredGroups),
             // Every replica mounts the same serving key: a page begun on one continues on another.
             tokens: new ContinueTokens(current?.key),
-            discovery: new Discovery(async (path, accept) => {
-              const up = await upstream.pool.request({
-                method: "GET",
-                path,
-                headers: upstream.ownHeaders(accept),
-                headersTimeout: 10_000,
-                bodyTimeout: 10_000,
-              });
-              return { code: up.statusCode, text: await up.body.text() };
-            }),
+            discovery: new Discovery(discoveryFetch(upstream)),
             fanOutConcurrency: o.tenancy.fanOutConcurrency ?? 8,
             streams: new StreamBudget(o.tenancy.maxFanOutStreamsPerUser ?? 1000),
           },

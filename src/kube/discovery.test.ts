@@ -1,6 +1,10 @@
 import assert from "node:assert/strict";
+import { once } from "node:events";
+import { createServer, type IncomingHttpHeaders } from "node:http";
+import type { AddressInfo } from "node:net";
 import { describe, it } from "node:test";
-import { AGGREGATED_DISCOVERY, Discovery, parseDiscovery } from "./discovery.ts";
+import { AGGREGATED_DISCOVERY, Discovery, discoveryFetch, parseDiscovery } from "./discovery.ts";
+import { Upstream } from "./upstream.ts";
 
 const doc = (items: unknown[]) =>
   JSON.stringify({ kind: "APIGroupDiscoveryList", apiVersion: "apidiscovery.k8s.io/v2", items });
@@ -40,7 +44,9 @@ describe("discovery", () => {
     assert.deepEqual(t.get("/v1/pods"), { namespaced: true, verbs: ["get", "list", "watch"], kind: "Pod" });
     assert.equal(t.get("/v1/nodes")?.namespaced, false);
     assert.equal(t.get("apps/v1/deployments")?.namespaced, true);
-    assert.throws(() => parseDiscovery(['{"kind":"APIGroupList","groups":[]}']));
+    assert.throws(() => parseDiscovery(['{"kind":"APIGroupList","groups":[]}']), {
+      code: "KUBEGATE_UPSTREAM_BAD_ANSWER",
+    });
   });
 
   it("asks for the aggregated documents once, refreshes when old, and at most once per interval for a miss", async () => {
@@ -90,5 +96,34 @@ describe("discovery", () => {
     fail = true;
     now = 120_000;
     assert.equal((await d.resource("", "v1", "pods"))?.namespaced, true);
+  });
+
+  it("the gateway's fetch asks kube-apiserver as the gateway itself, for the aggregated documents", async () => {
+    const asked: { url: string | undefined; headers: IncomingHttpHeaders }[] = [];
+    const apiserver = createServer((req, res) => {
+      asked.push({ url: req.url, headers: req.headers });
+      res.writeHead(200, { "content-type": "application/json" }).end(req.url === "/api" ? CORE : GROUPS());
+    });
+    apiserver.listen(0, "127.0.0.1");
+    await once(apiserver, "listening");
+    const { port } = apiserver.address() as AddressInfo;
+    const upstream = new Upstream({
+      server: new URL(`http://127.0.0.1:${port}`),
+      token: () => "gateway-token",
+      source: "test",
+    });
+    try {
+      const d = new Discovery(discoveryFetch(upstream));
+      assert.equal((await d.resource("apps", "v1", "deployments"))?.namespaced, true);
+      assert.deepEqual(asked.map((a) => a.url).sort(), ["/api", "/apis"]);
+      for (const { headers } of asked) {
+        assert.equal(headers.accept, AGGREGATED_DISCOVERY);
+        assert.equal(headers.authorization, "Bearer gateway-token");
+        assert.ok(!Object.keys(headers).some((h) => h.startsWith("impersonate-")));
+      }
+    } finally {
+      await upstream.close();
+      apiserver.close();
+    }
   });
 });

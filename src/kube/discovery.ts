@@ -7,6 +7,8 @@
 // What is held is the cluster's own discovery, never anything a client named: a lookup of a resource
 // the cluster does not serve refreshes at most once per `missRefreshMs`, so made-up paths cost neither
 // memory nor a discovery call each.
+import { StatusError, status } from "../status/status.ts";
+import type { Upstream } from "./upstream.ts";
 
 export interface DiscoveredResource {
   namespaced: boolean;
@@ -17,6 +19,11 @@ export interface DiscoveredResource {
 
 /** Reads one discovery document as the gateway; `accept` asks for the aggregated form. */
 export type DiscoveryFetch = (path: string, accept: string) => Promise<{ code: number; text: string }>;
+
+/** The gateway's fetch: its own identity, on the connections its reviews and informers use. */
+export function discoveryFetch(upstream: Pick<Upstream, "text">): DiscoveryFetch {
+  return (path, accept) => upstream.text("GET", path, { accept });
+}
 
 export const AGGREGATED_DISCOVERY = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
 
@@ -37,7 +44,10 @@ export function parseDiscovery(texts: readonly string[]): Map<string, Discovered
   for (const text of texts) {
     const doc = JSON.parse(text) as { kind?: string; items?: GroupDiscovery[] };
     if (doc.kind !== "APIGroupDiscoveryList" || !Array.isArray(doc.items))
-      throw new Error(`not an aggregated discovery document (kind ${String(doc.kind)})`);
+      throw new StatusError(
+        status(502, `not an aggregated discovery document (kind ${String(doc.kind)})`),
+        "KUBEGATE_UPSTREAM_BAD_ANSWER",
+      );
     for (const g of doc.items) {
       const group = g.metadata?.name ?? "";
       for (const v of g.versions ?? []) {

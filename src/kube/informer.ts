@@ -1,5 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "../observability/logger.ts";
+import { codeOf } from "../status/codes.ts";
+import { KubegateError } from "../status/errors.ts";
 import type { Upstream } from "./upstream.ts";
 
 export interface KubeObject {
@@ -107,7 +109,10 @@ export class Informer<T extends KubeObject> {
       items?: T[];
       message?: string;
     }>("GET", this.url({}));
-    if (res.code !== 200) throw new Error(`list ${this.path}: HTTP ${res.code} ${res.body.message ?? ""}`);
+    if (res.code !== 200)
+      throw new KubegateError(`list ${this.path}: HTTP ${res.code} ${res.body.message ?? ""}`, {
+        code: "KUBEGATE_UPSTREAM_REFUSED",
+      });
     const seen = new Set<string>();
     for (const item of res.body.items ?? []) {
       const key = keyOf(item);
@@ -144,7 +149,7 @@ export class Informer<T extends KubeObject> {
         this.current = undefined;
         if (this.abort.signal.aborted) return;
         this.log?.warn(
-          { err: (err as Error).message, path: this.path },
+          { err: (err as Error).message, code: codeOf(err), path: this.path },
           "informer: list/watch failed; retrying",
         );
         await sleep(backoff).catch(() => undefined);
@@ -167,7 +172,9 @@ export class Informer<T extends KubeObject> {
     });
     if (res.statusCode !== 200) {
       await res.body.text().catch(() => "");
-      throw new Error(`watch ${this.path}: HTTP ${res.statusCode}`);
+      throw new KubegateError(`watch ${this.path}: HTTP ${res.statusCode}`, {
+        code: "KUBEGATE_UPSTREAM_REFUSED",
+      });
     }
     let rv = resourceVersion;
     let buffered = "";

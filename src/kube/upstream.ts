@@ -54,9 +54,9 @@ export class Upstream implements Connections {
   readonly streams: Pool;
   readonly upgradeAgent: HttpsAgent;
   /**
-   * The gateway's own reviews (TokenReview, SubjectAccessReview) on connections of their own: users
-   * who hold every connection of the shared pool (responses they never read) cannot stop everyone
-   * else from being authenticated and authorized.
+   * The gateway's own calls (TokenReview, SubjectAccessReview, informer lists, discovery) on
+   * connections of their own: users who hold every connection of the shared pool (responses they
+   * never read) cannot stop everyone else from being authenticated and authorized.
    */
   readonly reviewPool: Pool;
 
@@ -95,29 +95,41 @@ export class Upstream implements Connections {
     return this.withCredential({ accept });
   }
 
-  /** A JSON call made by the gateway itself (reviews). Upstream failures become Status errors. */
-  async json<T>(method: string, path: string, body?: unknown): Promise<{ code: number; body: T }> {
-    const headers = this.ownHeaders();
-    if (body !== undefined) headers["content-type"] = "application/json";
+  /**
+   * A call made by the gateway itself (reviews, informer lists, discovery), its answer read whole as
+   * text. Upstream failures become Status errors.
+   */
+  async text(
+    method: string,
+    path: string,
+    o: { body?: unknown; accept?: string } = {},
+  ): Promise<{ code: number; text: string }> {
+    const headers = this.ownHeaders(o.accept);
+    if (o.body !== undefined) headers["content-type"] = "application/json";
     let res: Awaited<ReturnType<Pool["request"]>>;
     try {
       res = await this.reviewPool.request({
         method: method as "GET",
         path,
         headers,
-        body: body === undefined ? null : JSON.stringify(body),
+        body: o.body === undefined ? null : JSON.stringify(o.body),
         headersTimeout: 10_000,
         bodyTimeout: 10_000,
       });
     } catch (err) {
       throw unavailable(err);
     }
-    const text = await res.body.text();
+    return { code: res.statusCode, text: await res.body.text() };
+  }
+
+  /** A JSON call made by the gateway itself; an answer that is not JSON is a 502 Status error. */
+  async json<T>(method: string, path: string, body?: unknown): Promise<{ code: number; body: T }> {
+    const { code, text } = await this.text(method, path, { body });
     try {
-      return { code: res.statusCode, body: JSON.parse(text) as T };
+      return { code, body: JSON.parse(text) as T };
     } catch {
       throw new StatusError(
-        status(502, `kube-apiserver answered ${path} with non-JSON (HTTP ${res.statusCode})`),
+        status(502, `kube-apiserver answered ${path} with non-JSON (HTTP ${code})`),
         "KUBEGATE_UPSTREAM_BAD_ANSWER",
       );
     }

@@ -50,7 +50,9 @@ export class NodeAgent {
 
     if (!links.some((l) => l.name === dev)) {
       if (dev === "lo")
-        throw new KubegateError("interface lo does not exist: this is not a usable network namespace");
+        throw new KubegateError("interface lo does not exist: this is not a usable network namespace", {
+          code: "KUBEGATE_NO_LOOPBACK",
+        });
       try {
         const kind = await this.ip.createInterface(dev);
         changes.push(`created interface ${dev} (${kind})`);
@@ -153,6 +155,7 @@ export class NodeAgent {
             `${address} is configured as ${address}/${clash.prefixlen} on ${link.name}, which looks like a ` +
               `network address of this node; kubegate node-agent only manages ${address}/${hostPrefix(address)} ` +
               "and will not move it. Choose an address that is not in use.",
+            { code: "KUBEGATE_ADDRESS_IN_USE" },
           );
         }
       }

@@ -2,6 +2,8 @@ import { createServer as createHttpServer, type Server as HttpServer } from "nod
 import { type AddressInfo, connect, createServer, type Server, type Socket } from "node:net";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { Logger } from "../observability/logger.ts";
+import { codeOf } from "../status/codes.ts";
+import { KubegateError } from "../status/errors.ts";
 import { proxyHeader } from "./proxy-protocol.ts";
 
 export interface HostPort {
@@ -103,7 +105,7 @@ export async function startTcpProxy(o: TcpProxyOptions): Promise<TcpProxy> {
     sockets.add(upstream);
     let connected = false;
     upstream.setTimeout(o.connectTimeoutMs, () => {
-      if (!connected) upstream.destroy(new Error(`no connection within ${o.connectTimeoutMs} ms`));
+      if (!connected) upstream.destroy(connectTimeout(o.connectTimeoutMs));
     });
     upstream.once("connect", () => {
       connected = true;
@@ -123,7 +125,10 @@ export async function startTcpProxy(o: TcpProxyOptions): Promise<TcpProxy> {
     upstream.on("error", (err) => {
       if (!connected) {
         m.connections.inc({ result: "upstream_failed" });
-        o.log.warn({ upstream: o.upstream, err: err.message }, "upstream connection failed");
+        o.log.warn(
+          { upstream: o.upstream, err: err.message, code: codeOf(err) },
+          "upstream connection failed",
+        );
       }
       client.destroy();
     });
@@ -216,12 +221,15 @@ export async function startTcpProxy(o: TcpProxyOptions): Promise<TcpProxy> {
   };
 }
 
+const connectTimeout = (ms: number) =>
+  new KubegateError(`no connection within ${ms} ms`, { code: "KUBEGATE_CONNECT_TIMEOUT" });
+
 /** Opens and closes one TCP connection; resolves to undefined on success or to why it failed. */
 /** Whether a TCP connection opens: undefined if it does, else the reason. */
 export function probe(target: HostPort, timeoutMs: number): Promise<string | undefined> {
   return new Promise((resolve) => {
     const s = connect({ host: target.host, port: target.port });
-    s.setTimeout(timeoutMs, () => s.destroy(new Error(`no connection within ${timeoutMs} ms`)));
+    s.setTimeout(timeoutMs, () => s.destroy(connectTimeout(timeoutMs)));
     s.once("connect", () => {
       s.destroy();
       resolve(undefined);

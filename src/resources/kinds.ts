@@ -29,6 +29,11 @@ export interface FilteredKind {
   writable: readonly string[];
   /** Which of labels and annotations a granted write may change (unprefixed keys only). */
   writableMetadata: readonly ("labels" | "annotations")[];
+  /**
+   * The tenancy index's informer holds every object of the kind, always: a tenant's list or watch is
+   * answered from it (one upstream watch for every tenant) instead of being read upstream each time.
+   */
+  heldByIndex?: true;
 }
 
 /** Kinds whose objects carry the tenant label that decides who owns them (namespaces, volumes). */
@@ -43,6 +48,7 @@ export const FILTERED_KINDS: readonly FilteredKind[] = [
     selection: "namespace",
     writable: [],
     writableMetadata: ["labels", "annotations"],
+    heldByIndex: true,
   },
   // Cordon and taints; reserved taint keys are refused by the write policy.
   {

@@ -26,6 +26,18 @@ export type ErrorCode =
   | "KUBEGATE_UPSTREAM_UNAVAILABLE"
   | "KUBEGATE_UPSTREAM_BAD_ANSWER"
   | "KUBEGATE_CLIENT_CLOSED"
+  // kube-apiserver answered a call the gateway makes as itself (an informer's list or watch) with an
+  // error: typically RBAC the gateway lacks, or kubegate's CRDs missing.
+  | "KUBEGATE_UPSTREAM_REFUSED"
+  // The OIDC issuer's discovery or JWKS endpoint answered something unusable.
+  | "KUBEGATE_OIDC_BAD_ANSWER"
+  // The issuer's discovery document names another issuer than the one configured.
+  | "KUBEGATE_OIDC_ISSUER_MISMATCH"
+  | "KUBEGATE_CONNECT_TIMEOUT"
+  | "KUBEGATE_TLS_HANDSHAKE_TIMEOUT"
+  // The node agent's network namespace has no lo, or the address it manages is already the node's.
+  | "KUBEGATE_NO_LOOPBACK"
+  | "KUBEGATE_ADDRESS_IN_USE"
   // Errors for the person running kubegate (KubegateError).
   | "KUBEGATE_INVALID_INPUT"
   | "KUBEGATE_INVALID_OPTION"

@@ -23,7 +23,7 @@ import type {
 import type { KubeObject } from "../../src/kube/informer.ts";
 import { parseRequestInfo } from "../../src/kube/request-info.ts";
 import type { Operation } from "../../src/resources/kinds.ts";
-import type { TenancyIndex } from "../../src/tenancy/index.ts";
+import type { NamespaceEvent, TenancyIndex } from "../../src/tenancy/index.ts";
 
 /** The code a fake passthrough answers: the test can tell "forwarded as the user" from any real code. */
 export const PASSED_THROUGH = 299;
@@ -143,6 +143,11 @@ export interface FakeTenancy {
   maxStreams?: number;
   /** Called with the index's access-change handler, so a test can fire it. */
   onAccessChange?: (handler: () => void) => void;
+  /**
+   * Holds the handlers of the watches served from the index's namespaces while they last. Without it
+   * the fake index cannot follow namespaces, and such a watch goes upstream.
+   */
+  namespaceWatchers?: Set<NamespaceEvent>;
 }
 
 export const TENANT_LABEL = "kubegate.dev/tenant";
@@ -158,7 +163,12 @@ export function fakeTenancy(f: FakeTenancy = {}): TenancyContext {
     ownedTenants: () => f.owned ?? [],
     tenantsFor: () => [],
     namespaceSnapshot: () => ({ items: f.namespaces ?? [], resourceVersion: "1" }),
-    onNamespaceEvent: () => undefined,
+    onNamespaceEvent: (handler: NamespaceEvent) => {
+      const watchers = f.namespaceWatchers;
+      if (!watchers) return undefined;
+      watchers.add(handler);
+      return () => watchers.delete(handler);
+    },
     namespaceVisible: () => () => true,
     visibleNamespaces: () => f.visibleNamespaces?.() ?? [],
     seenNamespaces: (rv: string) => {

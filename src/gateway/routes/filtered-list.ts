@@ -18,7 +18,7 @@ export const filteredList = tenancyRoute({
     const { granted, visible } = t.index.visibility(user, kind, "List");
     if (!granted) return ctx.upstream.passthrough();
     const query = queryOf(ctx.req);
-    if (kind.resource === "namespaces") {
+    if (kind.heldByIndex) {
       // The informer already holds every namespace: filter memory instead of listing them all upstream
       // (issue #9). Undefined when only the apiserver can answer exactly (pages, exact RVs, ...).
       const cached = cachedNamespaceList(t.index.namespaceSnapshot(), visible, query, headers.forward.accept);

@@ -1,5 +1,6 @@
-// A watch of a filtered kind, event by event: namespaces from the index's informer (one upstream watch
-// for every tenant), the other kinds from an upstream watch as the gateway, filtered line by line.
+// A watch of a filtered kind, event by event: a kind the index holds (namespaces) from the index's
+// informer (one upstream watch for every tenant), the others from an upstream watch as the gateway,
+// filtered line by line.
 import { drainedOrClosed, sendJson, startStream } from "../respond.ts";
 import type { TenantRequest } from "../types.ts";
 import { serveNamespaceWatch } from "./cached-list.ts";
@@ -16,7 +17,7 @@ export const filteredWatch = tenancyRoute({
     if (await rbacAllows(t, user, kind, "watch", "")) return ctx.upstream.passthrough();
     const { granted, visible } = t.index.visibility(user, kind, "List");
     if (!granted) return ctx.upstream.passthrough();
-    if (kind.resource === "namespaces") {
+    if (kind.heldByIndex) {
       const served = serveNamespaceWatch(
         {
           snapshot: t.index.namespaceSnapshot(),
