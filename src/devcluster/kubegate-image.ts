@@ -86,6 +86,11 @@ class Layer {
   /** A program and every shared library it loads, as `ldd` resolves them on this machine. */
   program(path: string): void {
     this.hostFile(path);
+    this.libraries(path);
+  }
+
+  /** Only the shared libraries a program loads: for one that goes elsewhere in the image. */
+  libraries(path: string): void {
     const ldd = spawnSync("ldd", [realpathSync(path)], { encoding: "utf8" });
     if (ldd.status !== 0) return; // statically linked
     for (const m of ldd.stdout.matchAll(/(?:=>\s*)?(\/\S+)\s+\(0x/g)) this.hostFile(m[1] as string);
@@ -136,10 +141,9 @@ export async function buildKubegateImage(
     );
     layer.file("etc/group", Buffer.from("root:x:0:\nnonroot:x:65532:\n"));
     layer.dir("home/nonroot");
-    // Node 24: the same binary the npm scripts run on.
+    // Node 24: the same binary the npm scripts run on, and nothing of the checkout's path around it.
     layer.file("usr/local/bin/node", readFileSync(node), 0o755);
-    layer.program(node);
-    layer.entries.delete(node.replace(/^\//, "")); // copied to /usr/local/bin, not at its checkout path
+    layer.libraries(node);
     // ip and iptables for the node agent, with iptables' extensions.
     layer.program("/usr/sbin/ip");
     for (const name of [
