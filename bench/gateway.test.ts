@@ -10,15 +10,21 @@ describe("imageNodeFlags", () => {
   });
 
   it("takes any flags between node and the script, and refuses other entry points", () => {
-    assert.deepEqual(imageNodeFlags('ENTRYPOINT ["node", "/app/bin/kubegate.js"]'), []);
+    assert.deepEqual(imageNodeFlags('FROM x\nENTRYPOINT ["node", "/app/bin/kubegate.js"]'), []);
+    assert.deepEqual(
+      imageNodeFlags('FROM x\nENTRYPOINT ["/usr/local/bin/node", "--a", "/app/bin/kubegate.js"]'),
+      ["--a"],
+    );
     assert.deepEqual(
       imageNodeFlags('FROM x\nENTRYPOINT ["node", "--a", "--b=1", "/x/bin/kubegate.js"]\nCMD []'),
       ["--a", "--b=1"],
     );
     for (const bad of [
-      "ENTRYPOINT node /app/bin/kubegate.js",
-      'ENTRYPOINT ["sh", "/app/bin/kubegate.js"]',
+      "FROM x\nENTRYPOINT node /app/bin/kubegate.js",
+      'FROM x\nENTRYPOINT ["sh", "/app/bin/kubegate.js"]',
+      'FROM x\nENTRYPOINT ["/usr/local/bin/nodejs-wrapper", "/app/bin/kubegate.js"]',
       "FROM x",
+      'ENTRYPOINT ["node", "/app/bin/kubegate.js"]',
     ]) {
       assert.throws(() => imageNodeFlags(bad), /no ENTRYPOINT/);
     }

@@ -6,6 +6,7 @@ import { copyFile, mkdir, readdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { parseDockerfile } from "../src/devcluster/dockerfile.ts";
 import { gatewayArgs } from "../test/e2e/gateway-env.ts";
 import { startGatewayProcess } from "../test/support/gateway-process.ts";
 import { TEAM_LABEL } from "./namespaces.ts";
@@ -16,15 +17,14 @@ const REPO = fileURLToPath(new URL("../", import.meta.url));
 const BUILD_DIR = join(REPO, "bench", ".build");
 let compiled: Promise<string> | undefined;
 
-/** The node flags of the image's exec-form ENTRYPOINT (between `node` and the kubegate script). */
+/** The node flags of the image's exec-form ENTRYPOINT (between node and the kubegate script). */
 export function imageNodeFlags(dockerfile: string): string[] {
-  const m = /^ENTRYPOINT\s+(\[.*\])\s*$/m.exec(dockerfile);
-  const argv = m ? (JSON.parse(m[1] as string) as unknown) : undefined;
-  const script = Array.isArray(argv) ? argv.findIndex((a) => String(a).endsWith("/bin/kubegate.js")) : -1;
-  if (!Array.isArray(argv) || argv[0] !== "node" || script < 1) {
+  const argv = parseDockerfile(dockerfile).at(-1)?.entrypoint ?? [];
+  const script = argv.findIndex((a) => a.endsWith("/bin/kubegate.js"));
+  if (!/(^|\/)node$/.test(argv[0] ?? "") || script < 1) {
     throw new Error('the Dockerfile has no ENTRYPOINT ["node", ...flags, ".../bin/kubegate.js"]');
   }
-  return argv.slice(1, script).map(String);
+  return argv.slice(1, script);
 }
 
 /** Compiles src once per run (as the Dockerfile does) and returns the entry point to start. */
