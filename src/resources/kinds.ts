@@ -15,11 +15,17 @@ export type ProxyKind =
 export type Operation = "List" | "Update" | "Delete";
 
 export interface FilteredKind {
-  kind: ProxyKind;
+  /** The table's name, or for a kind a Tenant configures, "resource.group" (configuredKindName). */
+  kind: ProxyKind | string;
   group: string;
   resource: string;
-  /** How a tenant selects objects of this kind. */
-  selection: "namespace" | "nodeSelector" | "classes" | "tenantLabel" | "ownTenant";
+  /** The version the gateway reads it at when it names no path itself (the table's kinds: v1). */
+  version?: string;
+  /**
+   * How a tenant selects objects of this kind; "configured": by the names, regex or label selector
+   * of the Tenant's own clusterResources entry for it.
+   */
+  selection: "namespace" | "nodeSelector" | "classes" | "tenantLabel" | "ownTenant" | "configured";
   /** The Tenant spec field that holds the class selection, for "classes". */
   specField?: "storageClasses" | "ingressClasses" | "priorityClasses" | "runtimeClasses";
   /**
@@ -121,6 +127,28 @@ export const FILTERED_KINDS: readonly FilteredKind[] = [
 /** Kinds a Tenant's or ProxySetting's proxySettings may grant (the CRDs' enum): not these two. */
 export const grantable = (kind: FilteredKind): boolean =>
   kind.selection !== "namespace" && kind.selection !== "ownTenant";
+
+/** The name a kind named by a Tenant's clusterResources has in grants and messages. */
+export const configuredKindName = (group: string, resource: string) => `${resource}.${group}`;
+
+/**
+ * Groups no Tenant may configure: their objects decide who may do what in the whole cluster (RBAC,
+ * admission, API registration, reviews, certificates, request priorities, kubegate's own tenancy), so
+ * a tenant grant on them would be an escalation, whatever the selection says. The core group too: its
+ * cluster-scoped kinds are in the table above or are the cluster's alone.
+ */
+export const UNCONFIGURABLE_GROUPS: ReadonlySet<string> = new Set([
+  "",
+  "rbac.authorization.k8s.io",
+  "admissionregistration.k8s.io",
+  "apiextensions.k8s.io",
+  "apiregistration.k8s.io",
+  "authentication.k8s.io",
+  "authorization.k8s.io",
+  "certificates.k8s.io",
+  "flowcontrol.apiserver.k8s.io",
+  "tenancy.kubegate.dev",
+]);
 
 const BY_RESOURCE = new Map(FILTERED_KINDS.map((k) => [`${k.group}/${k.resource}`, k]));
 

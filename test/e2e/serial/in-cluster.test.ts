@@ -136,17 +136,70 @@ describe("kubegate in the cluster, from its own image and manifests", {
         `# in-cluster: image ${(image.bytes / 2 ** 20).toFixed(0)} MiB in ${image.seconds.toFixed(1)} s; apply to Ready ${(readyMs / 1000).toFixed(1)} s\n`,
       );
 
-      // Every pod runs as the manifests say: non-root and a read-only root, except the node agent's root.
+      // Every pod runs as the manifests say, as the cluster admitted and started it: a read-only root, no
+      // privilege escalation, every capability dropped; non-root 65532, except the node agent's two
+      // containers, which run as root with exactly the one capability each needs.
+      type SecurityContext = {
+        runAsUser?: number;
+        runAsNonRoot?: boolean;
+        readOnlyRootFilesystem?: boolean;
+        allowPrivilegeEscalation?: boolean;
+        capabilities?: { drop?: string[]; add?: string[] };
+      };
       const pods = JSON.parse(await ok(admin("get", "pods", "-n", NS, "-o", "json"))) as {
         items: {
           metadata: { name: string };
-          spec: { containers: { securityContext?: { readOnlyRootFilesystem?: boolean } }[] };
+          spec: {
+            securityContext?: SecurityContext;
+            containers: { name: string; securityContext?: SecurityContext }[];
+          };
+          status: { phase: string; containerStatuses?: { name: string; ready: boolean }[] };
         }[];
       };
       assert.ok(pods.items.length >= 6, `pods: ${pods.items.map((p) => p.metadata.name)}`);
-      for (const p of pods.items)
-        for (const c of p.spec.containers)
-          assert.equal(c.securityContext?.readOnlyRootFilesystem, true, p.metadata.name);
+      const ROOT_CAPABILITIES: Record<string, string[]> = {
+        "node-agent": ["NET_ADMIN"],
+        "apiserver-proxy": ["NET_BIND_SERVICE"],
+      };
+      for (const p of pods.items) {
+        assert.equal(p.status.phase, "Running", p.metadata.name);
+        for (const c of p.spec.containers) {
+          const where = `${p.metadata.name}/${c.name}`;
+          const sc = c.securityContext ?? {};
+          const user = sc.runAsUser ?? p.spec.securityContext?.runAsUser;
+          const nonRoot = sc.runAsNonRoot ?? p.spec.securityContext?.runAsNonRoot;
+          assert.equal(sc.readOnlyRootFilesystem, true, where);
+          assert.equal(sc.allowPrivilegeEscalation, false, where);
+          assert.deepEqual(sc.capabilities?.drop, ["ALL"], where);
+          const root = p.metadata.name.startsWith("kubegate-node-agent")
+            ? ROOT_CAPABILITIES[c.name]
+            : undefined;
+          if (root) {
+            assert.equal(user, 0, where);
+            assert.deepEqual(sc.capabilities?.add, root, where);
+          } else {
+            assert.equal(user, 65532, where);
+            assert.equal(nonRoot, true, where);
+            assert.equal(sc.capabilities?.add, undefined, where);
+          }
+          assert.ok(p.status.containerStatuses?.find((s) => s.name === c.name)?.ready, `${where} ready`);
+        }
+      }
+      // The Deployments' replicas and disruption budgets, as applied.
+      const gateway = JSON.parse(
+        await ok(admin("get", "deployment", "-n", NS, "kubegate-gateway", "-o", "json")),
+      ) as { spec: { replicas: number }; status: { readyReplicas?: number } };
+      assert.equal(gateway.spec.replicas, 2);
+      assert.equal(gateway.status.readyReplicas, 2);
+      const budgets = JSON.parse(await ok(admin("get", "poddisruptionbudget", "-n", NS, "-o", "json"))) as {
+        items: {
+          metadata: { name: string };
+          status: { disruptionsAllowed: number; currentHealthy: number };
+        }[];
+      };
+      const gatewayBudget = budgets.items.find((b) => b.metadata.name === "kubegate-gateway");
+      assert.ok(gatewayBudget, `budgets: ${budgets.items.map((b) => b.metadata.name)}`);
+      assert.equal(gatewayBudget.status.currentHealthy, 2);
 
       // The aggregated API, served from a pod, through the real aggregation layer.
       assert.match(
@@ -213,17 +266,35 @@ describe("kubegate in the cluster, from its own image and manifests", {
         },
         restarted,
       );
+      // And kubectl itself, one `get` after another, as a user's script would run it: each is a new
+      // process and connection, and kubectl does not retry a refused or reset connection.
+      const kubectlRuns = (async () => {
+        const runs = { total: 0, failed: [] as string[] };
+        let over = false;
+        void restarted.then(() => {
+          over = true;
+        });
+        while (!over) {
+          runs.total++;
+          const r = await kubectl(kubeconfig, "get", "namespace", "default", "-o", "name");
+          if (r.code !== 0 || r.stdout.trim() !== "namespace/default") runs.failed.push(r.stderr.trim());
+        }
+        return runs;
+      })();
       await new Promise((r) => setTimeout(r, 1000));
       await ok(admin("rollout", "restart", "-n", NS, "deployment/kubegate-gateway"));
       await ok(admin("rollout", "status", "-n", NS, "deployment/kubegate-gateway", "--timeout=120s"));
       await new Promise((r) => setTimeout(r, 2000));
       finish();
       const load = await loading;
+      const runs = await kubectlRuns;
       process.stderr.write(
-        `# in-cluster: rolling restart under load: ${load.total} GETs, ${load.failedOnce} failed on the first try, ${load.failed} after one retry\n`,
+        `# in-cluster: rolling restart under load: ${load.total} GETs, ${load.failedOnce} failed on the first try, ${load.failed} after one retry; ${runs.total} kubectl gets, ${runs.failed.length} failed\n`,
       );
       assert.ok(load.total > 50, `only ${load.total} requests`);
       assert.deepEqual(load.errors, []);
+      assert.ok(runs.total > 10, `only ${runs.total} kubectl runs`);
+      assert.deepEqual(runs.failed, []);
 
       // kubegate doctor on the deployment, with a user's kubeconfig and a dry-run pod for the webhook.
       await ok(admin("create", "namespace", "ic-dry"));
@@ -240,6 +311,28 @@ describe("kubegate in the cluster, from its own image and manifests", {
         ],
       );
       assert.equal(doctor.code, 0, doctor.stdout + doctor.stderr);
+      // All ok: exit 0 also allows warnings and skipped checks, so read the report itself.
+      const report = JSON.parse(
+        await ok(
+          kubegate(
+            "doctor",
+            ...["--kubeconfig", cluster.adminKubeconfig, "--client-kubeconfig", kubeconfig],
+            ...["--dry-run-namespace", "ic-dry", "--output", "json"],
+          ),
+        ),
+      ) as {
+        ok: boolean;
+        summary: { ok: number; warning: number; problem: number; skipped: number };
+        checks: { id: string; outcome: string }[];
+      };
+      process.stderr.write(
+        `# in-cluster: kubegate doctor: ${report.checks.map((c) => `${c.id}=${c.outcome}`).join(" ")}\n`,
+      );
+      assert.deepEqual(
+        report.checks.filter((c) => c.outcome !== "ok").map((c) => `${c.id}=${c.outcome}`),
+        [],
+      );
+      assert.equal(report.summary.ok, report.checks.length);
 
       // Seed 002's path: the webhook sets KUBERNETES_SERVICE_HOST, the node agent holds that address,
       // the apiserver-proxy forwards it to the apiserver; the pod's TLS check of the apiserver passes.
