@@ -103,6 +103,21 @@ export class Discovery {
     return found;
   }
 
+  /**
+   * The first version (discovery lists a group's versions preferred first) at which the cluster serves
+   * the resource cluster-scoped, or undefined.
+   */
+  async clusterScopedVersion(group: string, resource: string): Promise<string | undefined> {
+    if (this.now() - this.loadedAt > this.maxAgeMs) await this.refresh();
+    const prefix = `${group}/`;
+    for (const [key, r] of this.table) {
+      if (r.namespaced || !key.startsWith(prefix) || !key.endsWith(`/${resource}`)) continue;
+      const version = key.slice(prefix.length, -resource.length - 1);
+      if (!version.includes("/")) return version;
+    }
+    return undefined;
+  }
+
   /** One refresh at a time; callers that arrive during it share it. */
   private refresh(): Promise<void> {
     this.refreshing ??= this.load().finally(() => {

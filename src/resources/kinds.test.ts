@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import { parseAllDocuments } from "yaml";
-import { FILTERED_KINDS, grantable } from "./kinds.ts";
+import { FILTERED_KINDS, grantable, UNCONFIGURABLE_GROUPS } from "./kinds.ts";
 
 const CRDS = new URL("../../deploy/base/crds.yaml", import.meta.url);
 
@@ -33,5 +33,19 @@ describe("the kinds table drives the CRDs", () => {
 
   it("every kind names a writable field list (deny by default means an explicit list, even empty)", () => {
     for (const k of FILTERED_KINDS) assert.ok(Array.isArray(k.writable), k.kind);
+  });
+
+  it("the Tenant CRD refuses, in clusterResources, exactly the groups the index refuses", () => {
+    const tenantCrd = parseAllDocuments(readFileSync(CRDS, "utf8"))
+      .map((d) => d.toJS())
+      .find((d) => d.metadata.name === "tenants.tenancy.kubegate.dev");
+    const items =
+      tenantCrd.spec.versions[0].schema.openAPIV3Schema.properties.spec.properties.clusterResources.items;
+    const rules = items["x-kubernetes-validations"] as { rule: string }[];
+    assert.equal(rules.length, 1);
+    const listed = /^!\(self\.group in \[(.*)\]\)$/.exec(rules[0]?.rule ?? "")?.[1];
+    assert.ok(listed, rules[0]?.rule);
+    const groups = [...listed.matchAll(/'([^']*)'/g)].map((m) => m[1]);
+    assert.deepEqual(groups.sort(), [...UNCONFIGURABLE_GROUPS].sort());
   });
 });

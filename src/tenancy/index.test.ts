@@ -436,3 +436,136 @@ describe("TenancyIndex namespace snapshot", () => {
     assert.equal(fixture([]).index.namespaceSnapshot().resourceVersion, undefined);
   });
 });
+
+describe("TenancyIndex cluster-scoped kinds a Tenant names (clusterResources)", () => {
+  const widgets = (o: Partial<NonNullable<Tenant["spec"]["clusterResources"]>[number]>) => ({
+    group: "example.com",
+    resource: "widgets",
+    ...o,
+  });
+  const objects = [obj("oil-a", { team: "oil" }), obj("oil-b"), obj("gas-a", { team: "gas" }), obj("shared")];
+
+  it("owners see what the entry selects, by names, regex or label selector, and nothing by default", () => {
+    const { index } = fixture([
+      tenant("oil", {
+        owners: [{ kind: "User", name: "alice" }],
+        clusterResources: [widgets({ allowed: ["shared"], allowedRegex: "oil-.*" })],
+      }),
+      tenant("gas", {
+        owners: [{ kind: "User", name: "bob" }],
+        clusterResources: [widgets({ selector: { matchLabels: { team: "gas" } }, allowed: ["shared"] })],
+      }),
+      tenant("empty", { owners: [{ kind: "User", name: "eve" }], clusterResources: [widgets({})] }),
+    ]);
+    const k = index.configuredKind("example.com", "widgets") as FilteredKind;
+    assert.equal(k.kind, "widgets.example.com");
+    assert.equal(k.selection, "configured");
+    assert.deepEqual(seen(index, user("alice"), k, objects), {
+      granted: true,
+      names: ["oil-a", "oil-b", "shared"],
+    });
+    // The label selector wins over the names, as for classes.
+    assert.deepEqual(seen(index, user("bob"), k, objects), { granted: true, names: ["gas-a"] });
+    assert.deepEqual(seen(index, user("eve"), k, objects), { granted: true, names: [] });
+    assert.deepEqual(seen(index, user("mallory"), k, objects), { granted: false, names: [] });
+    assert.equal(index.configuredKind("example.com", "gadgets"), undefined);
+  });
+
+  it("grants exactly the operations named (List by default), to owners only, never through a ProxySetting", () => {
+    const { index } = fixture(
+      [
+        tenant("oil", {
+          owners: [{ kind: "User", name: "alice" }],
+          clusterResources: [widgets({ allowedRegex: ".*", operations: ["List", "Delete"] })],
+        }),
+      ],
+      {
+        ps: [
+          {
+            metadata: { name: "share", namespace: "oil-dev" },
+            spec: { subjects: [{ kind: "User", name: "carol" }], proxySettings: [{ kind: "Nodes" }] },
+          },
+        ],
+      },
+    );
+    const k = index.configuredKind("example.com", "widgets") as FilteredKind;
+    assert.equal(index.visibility(user("alice"), k, "List").granted, true);
+    assert.equal(index.visibility(user("alice"), k, "Delete").granted, true);
+    assert.equal(index.visibility(user("alice"), k, "Update").granted, false);
+    assert.equal(index.visibility(user("carol"), k, "List").granted, false);
+  });
+
+  it("refuses the core group, the groups that rule the cluster, the table's kinds and malformed names", () => {
+    const named = [
+      { group: "", resource: "widgets" },
+      { group: "rbac.authorization.k8s.io", resource: "clusterroles" },
+      { group: "admissionregistration.k8s.io", resource: "validatingwebhookconfigurations" },
+      { group: "apiextensions.k8s.io", resource: "customresourcedefinitions" },
+      { group: "certificates.k8s.io", resource: "certificatesigningrequests" },
+      { group: "tenancy.kubegate.dev", resource: "tenants" },
+      { group: "storage.k8s.io", resource: "storageclasses" },
+      { group: "example.com", resource: "Widgets" },
+      { group: "example.com", resource: "widgets/status" },
+      { group: "nodots", resource: "widgets" },
+    ];
+    const { index } = fixture([
+      tenant("oil", {
+        owners: [{ kind: "User", name: "alice" }],
+        clusterResources: named.map((n) => ({
+          ...n,
+          allowedRegex: ".*",
+          operations: ["List", "Update", "Delete"],
+        })),
+      }),
+    ]);
+    assert.deepEqual(index.configuredKinds(), []);
+    for (const n of named)
+      assert.equal(index.configuredKind(n.group, n.resource), undefined, JSON.stringify(n));
+    // The table's storage classes stay the table's: the entry granted nothing there either.
+    assert.equal(index.visibility(user("alice"), STORAGE).granted, false);
+  });
+
+  it("an invalid selection grants nothing rather than everything", () => {
+    const { index } = fixture([
+      tenant("oil", {
+        owners: [{ kind: "User", name: "alice" }],
+        clusterResources: [widgets({ allowedRegex: "(" })],
+      }),
+    ]);
+    const k = index.configuredKind("example.com", "widgets");
+    assert.equal(k, undefined);
+  });
+
+  it("writes reach only the paths every Tenant naming the kind lists; metadata only by labels or annotations", () => {
+    const { index } = fixture([
+      tenant("oil", {
+        owners: [{ kind: "User", name: "alice" }],
+        clusterResources: [
+          widgets({
+            allowedRegex: "oil-.*",
+            operations: ["List", "Update"],
+            writable: ["spec.size", "spec.color", "metadata.labels", "metadata.finalizers", "kind"],
+          }),
+        ],
+      }),
+      tenant("gas", {
+        owners: [{ kind: "User", name: "bob" }],
+        clusterResources: [
+          widgets({
+            allowedRegex: "gas-.*",
+            operations: ["List", "Update"],
+            writable: ["spec.size", "metadata.labels"],
+          }),
+        ],
+      }),
+      // Lists only: no say in what writes reach.
+      tenant("water", {
+        owners: [{ kind: "User", name: "carol" }],
+        clusterResources: [widgets({ allowed: ["w"] })],
+      }),
+    ]);
+    const k = index.configuredKind("example.com", "widgets") as FilteredKind;
+    assert.deepEqual(k.writable, ["spec.size"]);
+    assert.deepEqual(k.writableMetadata, ["labels"]);
+  });
+});

@@ -3,10 +3,18 @@ import { Informer, type KubeObject, type WatchEventType } from "../kube/informer
 import { compareResourceVersions } from "../kube/resource-version.ts";
 import type { Upstream } from "../kube/upstream.ts";
 import type { Logger } from "../observability/logger.ts";
-import { FILTERED_KINDS, type FilteredKind, type Operation, type ProxyKind } from "../resources/kinds.ts";
+import {
+  configuredKindName,
+  FILTERED_KINDS,
+  type FilteredKind,
+  filteredKind,
+  type Operation,
+  UNCONFIGURABLE_GROUPS,
+} from "../resources/kinds.ts";
 import { fromLabelSelectorObject, type LabelSelector } from "../selectors/labels.ts";
 import {
   type ClassSelection,
+  type ClusterResource,
   type ProxySetting,
   type ProxySettingEntry,
   type RoleBinding,
@@ -72,6 +80,50 @@ interface CompiledTenant {
   name: string;
   nodeSelector?: Record<string, string>;
   classes: Partial<Record<NonNullable<FilteredKind["specField"]>, CompiledClasses>>;
+  /** Its clusterResources' selections, by configured kind name. */
+  resources: Map<string, CompiledClasses[]>;
+}
+
+/** A grant of operations on a kind, by the kind's name (the table's, or a configured one's). */
+interface GrantEntry {
+  kind: string;
+  operations?: Operation[] | undefined;
+}
+
+/** A resource name as the apiserver spells plural resources: a DNS-1123 label. */
+const RESOURCE_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const GROUP_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$/;
+
+/** Whether a Tenant may name this kind at all (not the table's, not a group that rules the cluster). */
+export function configurable(e: Pick<ClusterResource, "group" | "resource">): boolean {
+  return (
+    typeof e.group === "string" &&
+    typeof e.resource === "string" &&
+    !UNCONFIGURABLE_GROUPS.has(e.group) &&
+    GROUP_NAME.test(e.group) &&
+    RESOURCE_NAME.test(e.resource) &&
+    filteredKind(e.group, e.resource) === undefined
+  );
+}
+
+/** Where a configured kind's writes may reach, split as the write policy reads it. */
+function writeScope(writable: readonly string[] | undefined): {
+  fields: string[];
+  metadata: ("labels" | "annotations")[];
+} {
+  const fields: string[] = [];
+  const metadata: ("labels" | "annotations")[] = [];
+  for (const path of writable ?? []) {
+    if (path === "metadata.labels") metadata.push("labels");
+    else if (path === "metadata.annotations") metadata.push("annotations");
+    // The rest of metadata, and what is not spec-like, is never a tenant's to change.
+    else if (
+      /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(path) &&
+      !/^(metadata|apiVersion|kind)(\.|$)/.test(path)
+    )
+      fields.push(path);
+  }
+  return { fields, metadata };
 }
 
 export interface Visibility {
@@ -82,7 +134,7 @@ export interface Visibility {
 const NAMESPACES = FILTERED_KINDS.find((k) => k.kind === "Namespaces") as FilteredKind;
 
 /** What one subject (a user, a group, a service account) is granted, per tenant. */
-type Grants = Map<string, Map<ProxyKind, Set<Operation>>>;
+type Grants = Map<string, Map<string, Set<Operation>>>;
 
 const subjectKey = (s: Subject) =>
   s.kind === "ServiceAccount" ? `ServiceAccount:${s.namespace ?? ""}:${s.name}` : `${s.kind}:${s.name}`;
@@ -104,11 +156,18 @@ function compileClasses(c: ClassSelection | undefined): CompiledClasses | undefi
   return out;
 }
 
+/** Whether a selection picks the object: a label selector wins over names and the regex. */
+function selects(c: CompiledClasses, o: KubeObject): boolean {
+  return c.selector
+    ? c.selector.matches(o.metadata.labels ?? {})
+    : c.names.has(o.metadata.name) || (c.regex?.test(o.metadata.name) ?? false);
+}
+
 function addGrant(
   grants: Map<string, Grants>,
   key: string,
   tenant: string,
-  entries: ProxySettingEntry[] | undefined,
+  entries: readonly GrantEntry[] | undefined,
   owner: boolean,
 ) {
   let byTenant = grants.get(key);
@@ -134,13 +193,13 @@ function addGrant(
 function rightsOfTenants(
   grants: Map<string, Grants>,
   owners: Map<string, Set<string>>,
-): Map<string, Map<ProxyKind, Set<Operation>>> {
-  const out = new Map<string, Map<ProxyKind, Set<Operation>>>();
+): Map<string, Map<string, Set<Operation>>> {
+  const out = new Map<string, Map<string, Set<Operation>>>();
   for (const [key, tenants] of owners) {
     for (const tenant of tenants) {
       const held = grants.get(key)?.get(tenant);
       if (!held) continue;
-      const rights = out.get(tenant) ?? new Map<ProxyKind, Set<Operation>>();
+      const rights = out.get(tenant) ?? new Map<string, Set<Operation>>();
       for (const [kind, ops] of held) rights.set(kind, new Set([...(rights.get(kind) ?? []), ...ops]));
       out.set(tenant, rights);
     }
@@ -151,7 +210,7 @@ function rightsOfTenants(
 /** A ProxySetting's entries, each reduced to the operations the tenant itself holds on the kind. */
 export function capEntries(
   entries: ProxySettingEntry[] | undefined,
-  rights: Map<ProxyKind, Set<Operation>> | undefined,
+  rights: Map<string, Set<Operation>> | undefined,
 ): ProxySettingEntry[] {
   const out: ProxySettingEntry[] = [];
   for (const e of entries ?? []) {
@@ -183,6 +242,8 @@ export class TenancyIndex {
   private teams = new Map<string, Set<string>>();
   /** Namespaces by the tenant their label names: a tenant's namespaces without a scan of all. */
   private byTenant = new Map<string, Set<string>>();
+  /** Kinds some Tenant's clusterResources name, by "group/resource". */
+  private configured = new Map<string, FilteredKind>();
   private dirty = true;
   private readonly accessListeners = new Set<() => void>();
   private notifyScheduled = false;
@@ -327,6 +388,21 @@ export class TenancyIndex {
     });
   }
 
+  /**
+   * The kind a Tenant's clusterResources name for this group and resource, when some Tenant names it
+   * (scope and verbs are discovery's to confirm; see routes/filtered.ts).
+   */
+  configuredKind(group: string, resource: string): FilteredKind | undefined {
+    this.rebuild();
+    return this.configured.get(`${group}/${resource}`);
+  }
+
+  /** Every kind some Tenant's clusterResources name. */
+  configuredKinds(): FilteredKind[] {
+    this.rebuild();
+    return [...this.configured.values()];
+  }
+
   /** Tenant names this user owns (as a User, through a Group, or as a ServiceAccount). */
   ownedTenants(user: UserInfo): string[] {
     this.rebuild();
@@ -342,6 +418,10 @@ export class TenancyIndex {
     const compiled = new Map<string, CompiledTenant>();
     const grants = new Map<string, Grants>();
     const owners = new Map<string, Set<string>>();
+    const configuredScopes = new Map<
+      string,
+      { group: string; resource: string; scopes: ReturnType<typeof writeScope>[] }
+    >();
     for (const t of this.tenants.list()) {
       const name = t.metadata.name;
       const classes: CompiledTenant["classes"] = {};
@@ -358,14 +438,35 @@ export class TenancyIndex {
           // An invalid selection grants nothing rather than everything.
         }
       }
+      const resources = new Map<string, CompiledClasses[]>();
+      const resourceGrants: GrantEntry[] = [];
+      for (const e of Array.isArray(t.spec?.clusterResources) ? t.spec.clusterResources : []) {
+        if (!e || !configurable(e)) continue;
+        let selection: CompiledClasses | undefined;
+        try {
+          selection = compileClasses(e);
+        } catch {
+          continue; // as for classes: an invalid selection grants nothing
+        }
+        const kindName = configuredKindName(e.group, e.resource);
+        resources.set(kindName, [...(resources.get(kindName) ?? []), selection as CompiledClasses]);
+        resourceGrants.push({ kind: kindName, operations: e.operations });
+        // What a kind's writes may reach is agreed by the Tenants that grant Update on it; a Tenant
+        // that only lists it has no say.
+        const key = `${e.group}/${e.resource}`;
+        const seen = configuredScopes.get(key) ?? { group: e.group, resource: e.resource, scopes: [] };
+        if (e.operations?.includes("Update")) seen.scopes.push(writeScope(e.writable));
+        configuredScopes.set(key, seen);
+      }
       compiled.set(name, {
         name,
         ...(t.spec?.nodeSelector ? { nodeSelector: t.spec.nodeSelector } : {}),
         classes,
+        resources,
       });
       for (const owner of t.spec?.owners ?? []) {
         const key = subjectKey(owner);
-        addGrant(grants, key, name, owner.proxySettings, true);
+        addGrant(grants, key, name, [...(owner.proxySettings ?? []), ...resourceGrants], true);
         const set = owners.get(key) ?? new Set<string>();
         set.add(name);
         owners.set(key, set);
@@ -410,6 +511,20 @@ export class TenancyIndex {
         bindings.set(key, set);
       }
     }
+    const configured = new Map<string, FilteredKind>();
+    for (const [key, c] of configuredScopes) {
+      // Tenants may name one kind with different write scopes; the kind has one: what all allow.
+      const every = <T>(lists: T[][]) => (lists[0] ?? []).filter((x) => lists.every((l) => l.includes(x)));
+      configured.set(key, {
+        kind: configuredKindName(c.group, c.resource),
+        group: c.group,
+        resource: c.resource,
+        selection: "configured",
+        writable: every(c.scopes.map((s) => s.fields)),
+        writableMetadata: every(c.scopes.map((s) => s.metadata)),
+      });
+    }
+    this.configured = configured;
     this.compiled = compiled;
     this.grants = grants;
     this.owners = owners;
@@ -419,7 +534,7 @@ export class TenancyIndex {
   }
 
   /** Tenants that grant this user the operation on the kind. */
-  tenantsFor(user: UserInfo, kind: ProxyKind, op: Operation = "List"): CompiledTenant[] {
+  tenantsFor(user: UserInfo, kind: string, op: Operation = "List"): CompiledTenant[] {
     this.rebuild();
     const out = new Map<string, CompiledTenant>();
     for (const key of keysOf(user)) {
@@ -484,12 +599,14 @@ export class TenancyIndex {
           .filter((c): c is CompiledClasses => c !== undefined);
         return {
           granted: tenants.length > 0,
-          visible: (o) =>
-            selections.some((c) =>
-              c.selector
-                ? c.selector.matches(o.metadata.labels ?? {})
-                : c.names.has(o.metadata.name) || (c.regex?.test(o.metadata.name) ?? false),
-            ),
+          visible: (o) => selections.some((c) => selects(c, o)),
+        };
+      }
+      case "configured": {
+        const selections = tenants.flatMap((t) => t.resources.get(kind.kind) ?? []);
+        return {
+          granted: tenants.length > 0,
+          visible: (o) => selections.some((c) => selects(c, o)),
         };
       }
       case "ownTenant": {

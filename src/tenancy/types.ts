@@ -28,9 +28,29 @@ export interface ClassSelection {
   selector?: LabelSelectorObject;
 }
 
+/**
+ * A cluster-scoped kind outside the built-in table (a CRD such as a GlobalProxySettings, or any
+ * cluster-scoped resource discovery lists) that the Tenant's owners may reach: the objects its
+ * selection picks, with its operations. Granted to owners only; ProxySettings do not pass it on.
+ */
+export interface ClusterResource extends ClassSelection {
+  /** API group; the core group and the groups of UNCONFIGURABLE_GROUPS are refused. */
+  group: string;
+  /** Plural resource name, as discovery and the URL say it. */
+  resource: string;
+  /** Default: List (list, get, watch). */
+  operations?: Operation[];
+  /**
+   * What an Update may change (dotted paths, e.g. spec.size); "metadata.labels" and
+   * "metadata.annotations" open unprefixed keys of those. Nothing else: deny by default.
+   */
+  writable?: string[];
+}
+
 export interface Tenant extends KubeObject {
   spec: {
     owners?: Owner[];
+    clusterResources?: ClusterResource[];
     nodeSelector?: Record<string, string>;
     storageClasses?: ClassSelection;
     ingressClasses?: ClassSelection;

@@ -22,7 +22,7 @@ import type {
 } from "../../src/gateway/types.ts";
 import type { KubeObject } from "../../src/kube/informer.ts";
 import { parseRequestInfo } from "../../src/kube/request-info.ts";
-import type { Operation } from "../../src/resources/kinds.ts";
+import type { FilteredKind, Operation } from "../../src/resources/kinds.ts";
 import type { NamespaceEvent, TenancyIndex } from "../../src/tenancy/index.ts";
 
 /** The code a fake passthrough answers: the test can tell "forwarded as the user" from any real code. */
@@ -137,6 +137,10 @@ export interface FakeTenancy {
   visibleNamespaces?: () => string[];
   /** Resources the fake cluster serves, "group/version/resource" → namespaced. */
   resources?: Record<string, boolean>;
+  /** The verbs discovery lists for each of them (default: list, watch, get). */
+  verbs?: string[];
+  /** Kinds Tenants name in clusterResources, by "group/resource". */
+  configured?: Record<string, FilteredKind>;
   /** Records the resourceVersions a route waited for the informer to reach. */
   seen?: string[];
   /** Upstream watch streams a user may hold (StreamBudget). */
@@ -161,6 +165,8 @@ export function fakeTenancy(f: FakeTenancy = {}): TenancyContext {
       visible: f.visible ?? (() => true),
     }),
     ownedTenants: () => f.owned ?? [],
+    configuredKind: (group: string, resource: string) => f.configured?.[`${group}/${resource}`],
+    configuredKinds: () => Object.values(f.configured ?? {}),
     tenantsFor: () => [],
     namespaceSnapshot: () => ({ items: f.namespaces ?? [], resourceVersion: "1" }),
     onNamespaceEvent: (handler: NamespaceEvent) => {
@@ -198,7 +204,9 @@ export function fakeTenancy(f: FakeTenancy = {}): TenancyContext {
       resource: (group: string, version: string, resource: string) => {
         const namespaced = resources[`${group}/${version}/${resource}`];
         return Promise.resolve(
-          namespaced === undefined ? undefined : { namespaced, verbs: ["list", "watch", "get"], kind: "" },
+          namespaced === undefined
+            ? undefined
+            : { namespaced, verbs: f.verbs ?? ["list", "watch", "get"], kind: "" },
         );
       },
     } as unknown as TenancyContext["discovery"],

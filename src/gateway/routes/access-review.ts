@@ -52,7 +52,8 @@ async function grantReason(r: TenantRequest, a: ResourceAttributes): Promise<str
     const owned = t.index.ownedTenants(user);
     return owned.length ? `kubegate: owner of tenant ${owned.join(", ")} creates namespaces` : undefined;
   }
-  const kind = filteredKind(a.group ?? "", a.resource ?? "");
+  const group = a.group ?? "";
+  const kind = filteredKind(group, a.resource ?? "") ?? (await configuredKind(r, group, a));
   const op = operationOf(a.verb ?? "");
   if (!kind || !op) return undefined;
   const tenants = t.index.tenantsFor(user, kind.kind, op);
@@ -61,8 +62,28 @@ async function grantReason(r: TenantRequest, a: ResourceAttributes): Promise<str
   return `kubegate: ${kind.kind} ${op} granted by tenant ${tenants.map((x) => x.name).join(", ")}`;
 }
 
+/**
+ * A kind a Tenant configures, at the version the review names or else the cluster's preferred one,
+ * when the cluster serves it cluster-scoped (as the routes check it: see filtered.ts).
+ */
+async function configuredKind(
+  r: TenantRequest,
+  group: string,
+  a: ResourceAttributes,
+): Promise<FilteredKind | undefined> {
+  const kind = r.tenancy.index.configuredKind(group, a.resource ?? "");
+  if (!kind) return undefined;
+  const version = a.version || (await r.tenancy.discovery.clusterScopedVersion(group, kind.resource));
+  if (!version) return undefined;
+  const served = await r.tenancy.discovery.resource(group, version, kind.resource);
+  return served && !served.namespaced && served.verbs.includes(a.verb ?? "")
+    ? { ...kind, version }
+    : undefined;
+}
+
 async function objectVisible(r: TenantRequest, kind: FilteredKind, op: Operation, name: string) {
-  const base = kind.group ? `/apis/${kind.group}/v1` : "/api/v1";
+  const version = kind.version ?? "v1";
+  const base = kind.group ? `/apis/${kind.group}/${version}` : `/api/${version}`;
   const path = `${base}/${kind.resource}/${encodeURIComponent(name)}`;
   const got = await r.upstream.whole("gateway", { method: "GET", path });
   if (got.code !== 200) return false;
@@ -73,7 +94,7 @@ async function objectVisible(r: TenantRequest, kind: FilteredKind, op: Operation
 /** The rules the tenancy model adds for this user, one per kind with the verbs of its operations. */
 export function grantedRules(t: TenancyContext, user: UserInfo): ResourceRule[] {
   const rules: ResourceRule[] = [];
-  for (const kind of FILTERED_KINDS) {
+  for (const kind of [...FILTERED_KINDS, ...t.index.configuredKinds()]) {
     const verbs = (Object.keys(VERBS) as Operation[])
       .filter((op) => t.index.tenantsFor(user, kind.kind, op).length > 0)
       .flatMap((op) => VERBS[op]);

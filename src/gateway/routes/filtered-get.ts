@@ -5,12 +5,13 @@
 import { sendJson } from "../respond.ts";
 import type { TenantRequest } from "../types.ts";
 import { filterBody } from "./filter-body.ts";
-import { filteredTarget, storedObject } from "./filtered.ts";
-import { jsonAccept, notFound, parseJson, REQUEST_ERRORS, rbacAllows, tenancyRoute } from "./tenancy.ts";
+import { filteredRoute, storedObject } from "./filtered.ts";
+import { jsonAccept, notFound, parseJson, REQUEST_ERRORS, rbacAllows } from "./tenancy.ts";
 
-export const filteredGet = tenancyRoute({
+export const filteredGet = filteredRoute({
   name: "filtered-get",
-  match: (info) => filteredTarget(info, ["get"], true),
+  verbs: ["get"],
+  named: true,
   async handle(ctx: TenantRequest, kind) {
     const { tenancy: t, user, info } = ctx;
     const { granted, visible } = t.index.visibility(user, kind, "List");

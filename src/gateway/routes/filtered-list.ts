@@ -4,14 +4,14 @@ import { sendJson } from "../respond.ts";
 import type { TenantRequest } from "../types.ts";
 import { cachedNamespaceList } from "./cached-list.ts";
 import { filterBody, type Visible } from "./filter-body.ts";
-import { filteredTarget } from "./filtered.ts";
+import { filteredRoute } from "./filtered.ts";
 import { pagedList } from "./paged-list.ts";
-import { jsonAccept, parseJson, queryOf, REQUEST_ERRORS, rbacAllows, tenancyRoute } from "./tenancy.ts";
+import { jsonAccept, parseJson, queryOf, REQUEST_ERRORS, rbacAllows } from "./tenancy.ts";
 
-export const filteredList = tenancyRoute({
+export const filteredList = filteredRoute({
   name: "filtered-list",
   // A list may name one object (fieldSelector=metadata.name=X), as the apiserver's request info does.
-  match: (info) => filteredTarget(info, ["list"]),
+  verbs: ["list"],
   async handle(ctx: TenantRequest, kind) {
     const { tenancy: t, user, headers } = ctx;
     if (await rbacAllows(t, user, kind, "list", "")) return ctx.upstream.passthrough();

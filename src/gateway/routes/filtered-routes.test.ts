@@ -388,3 +388,113 @@ describe("filtered writes", () => {
     });
   });
 });
+
+describe("kinds a Tenant configures (clusterResources)", () => {
+  const WIDGETS: FilteredKind = {
+    kind: "widgets.example.com",
+    group: "example.com",
+    resource: "widgets",
+    selection: "configured",
+    writable: ["spec.size"],
+    writableMetadata: [],
+  };
+  const widget = (name: string, spec: Record<string, unknown> = { size: 1 }): KubeObject =>
+    ({
+      apiVersion: "example.com/v1",
+      kind: "Widget",
+      metadata: { name, resourceVersion: "3", uid: `uid-${name}` },
+      spec,
+    }) as KubeObject;
+  const tenancy = (
+    o: { namespaced?: boolean; verbs?: string[]; grants?: ("List" | "Update" | "Delete")[] } = {},
+  ) =>
+    fakeTenancy({
+      visible: mine,
+      grants: o.grants ?? ["List"],
+      configured: { "example.com/widgets": WIDGETS },
+      resources: { "example.com/v1/widgets": o.namespaced ?? false },
+      verbs: o.verbs ?? ["get", "list", "watch", "update", "patch", "delete"],
+    });
+  const list = {
+    kind: "WidgetList",
+    apiVersion: "example.com/v1",
+    metadata: {},
+    items: [widget("oil-1"), widget("gas-1")],
+  };
+
+  it("a list is filtered by the Tenant's selection, read as the gateway", async () => {
+    const r = await run(filteredList, {
+      url: "/apis/example.com/v1/widgets",
+      tenancy: tenancy(),
+      script: () => json(200, list),
+    });
+    assert.equal(r.code, 200);
+    assert.deepEqual(
+      (r.res.json().items as KubeObject[]).map((i) => i.metadata.name),
+      ["oil-1"],
+    );
+    assert.equal(r.upstream.calls[0]?.as, "gateway");
+  });
+
+  it("an invisible object is the apiserver's own 404 for the kind", async () => {
+    const err = await refused(
+      run(filteredGet, {
+        url: "/apis/example.com/v1/widgets/gas-1",
+        tenancy: tenancy(),
+        script: () => json(200, widget("gas-1")),
+      }),
+    );
+    assert.equal(err.status.code, 404);
+    assert.equal(err.status.message, 'widgets.example.com "gas-1" not found');
+    assert.deepEqual(err.status.details, { name: "gas-1", group: "example.com", kind: "widgets" });
+  });
+
+  it("not the route's when no Tenant names the kind, discovery says it is namespaced, or lacks the verb", async () => {
+    for (const t of [
+      fakeTenancy({ visible: mine, resources: { "example.com/v1/widgets": false } }),
+      tenancy({ namespaced: true }),
+      tenancy({ verbs: ["get"] }),
+    ]) {
+      const r = await run(filteredList, {
+        url: "/apis/example.com/v1/widgets",
+        tenancy: t,
+        script: () => assert.fail("no gateway read"),
+      });
+      assert.equal(r.code, undefined, "declined: the next route takes it");
+    }
+    // Groups that rule the cluster are never matched at all: not even discovery is asked.
+    for (const url of [
+      "/apis/rbac.authorization.k8s.io/v1/clusterroles",
+      "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+      "/api/v1/componentstatuses",
+    ])
+      assert.equal(filteredList.match(parseInfo(url)), undefined, url);
+  });
+
+  it("a granted update may change only the kind's writable fields", async () => {
+    const patch = (spec: Record<string, unknown>) => ({
+      method: "PATCH",
+      url: "/apis/example.com/v1/widgets/oil-1",
+      headers: { "Content-Type": "application/merge-patch+json" },
+      body: JSON.stringify({ spec }),
+    });
+    const answer = (after: KubeObject) => (c: RecordedCall) =>
+      json(200, c.method === "GET" ? widget("oil-1") : after);
+    const ok = await run(filteredUpdate, {
+      ...patch({ size: 2 }),
+      tenancy: tenancy({ grants: ["List", "Update"] }),
+      script: answer(widget("oil-1", { size: 2 })),
+    });
+    assert.equal(ok.code, 200);
+    assert.equal(ok.upstream.asGateway.at(-1)?.path, "/apis/example.com/v1/widgets/oil-1");
+    const err = await refused(
+      run(filteredUpdate, {
+        ...patch({ owner: "gas" }),
+        tenancy: tenancy({ grants: ["List", "Update"] }),
+        script: answer(widget("oil-1", { size: 1, owner: "gas" })),
+      }),
+    );
+    assert.equal(err.status.code, 403);
+    assert.match(err.status.message, /may not change spec/);
+  });
+});

@@ -5,13 +5,13 @@ import { drainedOrClosed, sendJson, startStream } from "../respond.ts";
 import type { TenantRequest } from "../types.ts";
 import { serveNamespaceWatch } from "./cached-list.ts";
 import { WatchLineFilter } from "./filter-body.ts";
-import { filteredTarget } from "./filtered.ts";
-import { jsonAccept, parseJson, queryOf, REQUEST_ERRORS, rbacAllows, tenancyRoute } from "./tenancy.ts";
+import { filteredRoute } from "./filtered.ts";
+import { jsonAccept, parseJson, queryOf, REQUEST_ERRORS, rbacAllows } from "./tenancy.ts";
 import type { WatchResponse } from "./watch-sink.ts";
 
-export const filteredWatch = tenancyRoute({
+export const filteredWatch = filteredRoute({
   name: "filtered-watch",
-  match: (info) => filteredTarget(info, ["watch"]),
+  verbs: ["watch"],
   async handle(ctx: TenantRequest, kind) {
     const { tenancy: t, user, res } = ctx;
     if (await rbacAllows(t, user, kind, "watch", "")) return ctx.upstream.passthrough();

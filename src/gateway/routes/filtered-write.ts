@@ -3,9 +3,9 @@
 // the user sees lets the gateway write with its own identity, checked against the object as stored.
 import type { FilteredKind } from "../../resources/kinds.ts";
 import type { TenantRequest } from "../types.ts";
-import { filteredTarget, storedObject } from "./filtered.ts";
+import { filteredRoute, storedObject } from "./filtered.ts";
 import { guardedDelete, guardedWrite } from "./guarded-write.ts";
-import { notFound, rbacAllows, tenancyRoute } from "./tenancy.ts";
+import { notFound, rbacAllows } from "./tenancy.ts";
 
 async function write(ctx: TenantRequest, kind: FilteredKind, op: "Update" | "Delete"): Promise<number> {
   const { tenancy: t, info, user } = ctx;
@@ -17,14 +17,16 @@ async function write(ctx: TenantRequest, kind: FilteredKind, op: "Update" | "Del
   return op === "Delete" ? guardedDelete(ctx, current) : guardedWrite(ctx, { current, visible, kind });
 }
 
-export const filteredUpdate = tenancyRoute({
+export const filteredUpdate = filteredRoute({
   name: "filtered-update",
-  match: (info) => filteredTarget(info, ["update", "patch"], true),
+  verbs: ["update", "patch"],
+  named: true,
   handle: (ctx, kind) => write(ctx, kind, "Update"),
 });
 
-export const filteredDelete = tenancyRoute({
+export const filteredDelete = filteredRoute({
   name: "filtered-delete",
-  match: (info) => filteredTarget(info, ["delete"], true),
+  verbs: ["delete"],
+  named: true,
   handle: (ctx, kind) => write(ctx, kind, "Delete"),
 });

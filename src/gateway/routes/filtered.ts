@@ -6,25 +6,66 @@
 // This file holds what the list, get, watch and write routes of those kinds share.
 import type { KubeObject } from "../../kube/informer.ts";
 import { isClusterScopedTarget, type RequestInfo } from "../../kube/request-info.ts";
-import { type FilteredKind, filteredKind } from "../../resources/kinds.ts";
+import { type FilteredKind, filteredKind, UNCONFIGURABLE_GROUPS } from "../../resources/kinds.ts";
 import { StatusError, status } from "../../status/status.ts";
-import type { RequestContext, Route } from "../types.ts";
+import type { RequestContext, Route, TenantRequest } from "../types.ts";
 import { isObject } from "./filter-body.ts";
-import { noSuchPath, parseJson, rawPath } from "./tenancy.ts";
+import { noSuchPath, parseJson, rawPath, tenancyRoute } from "./tenancy.ts";
 
 /**
- * The filtered kind a request is about, when its verb is one of `verbs` on the kind itself (and it
+ * What a filtered route's match found: a kind of the table, or a cluster-scoped path of an API group
+ * that some Tenant's clusterResources may name (resolveKind decides, with the index and discovery).
+ */
+export type KindRef = { kind: FilteredKind } | { group: string; version: string; resource: string };
+
+/**
+ * The filtered kind a request may be about, when its verb is one of `verbs` on the kind itself (and it
  * names an object, or not, as `named` says).
  */
 export function filteredTarget(
   info: RequestInfo,
   verbs: readonly string[],
   named?: boolean,
-): FilteredKind | undefined {
+): KindRef | undefined {
   if (!info.isResourceRequest || info.subresource !== "" || !verbs.includes(info.verb)) return undefined;
   if (named !== undefined && named !== (info.name !== "")) return undefined;
+  if (!isClusterScopedTarget(info)) return undefined;
   const kind = filteredKind(info.apiGroup, info.resource);
-  return kind && isClusterScopedTarget(info) ? kind : undefined;
+  if (kind) return { kind };
+  return UNCONFIGURABLE_GROUPS.has(info.apiGroup)
+    ? undefined
+    : { group: info.apiGroup, version: info.apiVersion, resource: info.resource };
+}
+
+/**
+ * The kind of a matched request, or undefined when it is not one: no Tenant names it, or the cluster
+ * does not serve it cluster-scoped with this verb (a namespaced kind's all-namespaces list, a made-up
+ * path). Undefined hands the request to the next route, as if this one had not matched.
+ */
+export async function resolveKind(ctx: TenantRequest, ref: KindRef): Promise<FilteredKind | undefined> {
+  if ("kind" in ref) return ref.kind;
+  const kind = ctx.tenancy.index.configuredKind(ref.group, ref.resource);
+  if (!kind) return undefined;
+  const served = await ctx.tenancy.discovery.resource(ref.group, ref.version, ref.resource);
+  if (!served || served.namespaced || !served.verbs.includes(ctx.info.verb)) return undefined;
+  return { ...kind, version: ref.version };
+}
+
+/** A route of filtered kinds: matched on the path, then on the kind it resolves to. */
+export function filteredRoute(r: {
+  name: string;
+  verbs: readonly string[];
+  named?: boolean;
+  handle(ctx: TenantRequest, kind: FilteredKind): Promise<number | undefined>;
+}): Route<KindRef> {
+  return tenancyRoute<KindRef>({
+    name: r.name,
+    match: (info) => filteredTarget(info, r.verbs, r.named),
+    async handle(ctx, ref) {
+      const kind = await resolveKind(ctx, ref);
+      return kind ? r.handle(ctx, kind) : undefined;
+    },
+  });
 }
 
 /** A cluster-scoped kind under a namespace is no API path: the apiserver's own 404, for everyone. */
