@@ -66,6 +66,10 @@ export async function startBenchGateway(env: BenchEnv, mode: GatewayMode): Promi
   const extra = [
     // The e2e default (200ms) polls certificate files often enough to show up in a profile.
     ...["--reload-interval", "30s"],
+    // One bench user on one address holds thousands of watches (workload 3): the per-user and
+    // per-address caps that keep one client from starving others (defaults 100 watches, 512
+    // connections) are not what is measured here.
+    ...["--max-long-running-per-user", "0", "--max-connections-per-ip", "0"],
     ...(mode.tenancy ? ["--tenancy", "--team-label", TEAM_LABEL] : []),
     ...(mode.frontProxy
       ? [

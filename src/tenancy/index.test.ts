@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { UserInfo } from "../authn/user.ts";
-import type { KubeObject } from "../kube/informer.ts";
+import type { KubeObject, WatchEventType } from "../kube/informer.ts";
 import { type FilteredKind, filteredKind } from "../resources/kinds.ts";
 import { byListKey, TenancyIndex } from "./index.ts";
 import { StaticSource } from "./static-source.ts";
@@ -358,6 +358,38 @@ describe("TenancyIndex visible namespaces (all-namespaces views)", () => {
   });
 });
 
+describe("TenancyIndex grant listeners", () => {
+  it("hear grant changes, and a namespace's only when ProxySettings take their tenant from it", async () => {
+    const { index, sources } = fixture([tenant("oil", { owners: [{ kind: "User", name: "alice" }] })]);
+    // Changes before anyone listens (the informers' first lists) are no news to later listeners.
+    sources.tenants.put(tenant("gas", { owners: [{ kind: "User", name: "bob" }] }));
+    let all = 0;
+    let grants = 0;
+    index.onAccessChange(() => all++);
+    index.onAccessChange(() => grants++, { grantsOnly: true });
+    const settle = () => new Promise((r) => setImmediate(r));
+    // A namespace created or relabelled: each watch judges it on the object; grants are the same.
+    sources.namespaces.put(obj("oil-new", { [LABEL]: "oil" }));
+    await settle();
+    assert.deepEqual([all, grants], [1, 0]);
+    // A ProxySetting: grants change.
+    sources.proxySettings.put({
+      metadata: { name: "share", namespace: "oil-new" },
+      spec: { subjects: [{ kind: "User", name: "carol" }], proxySettings: [{ kind: "Nodes" }] },
+    });
+    await settle();
+    assert.deepEqual([all, grants], [2, 1]);
+    // Now the namespace decides which tenant that ProxySetting shares: its change is a grant change.
+    sources.namespaces.put(obj("oil-new", { [LABEL]: "gas" }));
+    await settle();
+    assert.deepEqual([all, grants], [3, 2]);
+    sources.namespaces.put(obj("gas-new", { [LABEL]: "gas" }));
+    sources.roleBindings.put({ metadata: { name: "rb", namespace: "gas-new" }, subjects: [] });
+    await settle();
+    assert.deepEqual([all, grants], [4, 3], "one burst, and it touched grants");
+  });
+});
+
 describe("TenancyIndex namespace snapshot", () => {
   /** An informer's store: whole objects and the resourceVersion they are current at. */
   class Versioned extends StaticSource<KubeObject> {
@@ -389,7 +421,7 @@ describe("TenancyIndex namespace snapshot", () => {
     /** An informer that hears events: its resourceVersion moves with each, handlers get them. */
     class Hearing extends Versioned {
       private readonly heard = new Set<(...a: unknown[]) => void>();
-      override onChange(h: () => void): this {
+      override onChange(h: (type: WatchEventType, o: KubeObject, old?: KubeObject) => void): this {
         this.heard.add(h as (...a: unknown[]) => void);
         return this;
       }
@@ -493,6 +525,46 @@ describe("TenancyIndex cluster-scoped kinds a Tenant names (clusterResources)", 
     assert.equal(index.visibility(user("alice"), k, "Delete").granted, true);
     assert.equal(index.visibility(user("alice"), k, "Update").granted, false);
     assert.equal(index.visibility(user("carol"), k, "List").granted, false);
+  });
+
+  it("one entry's operations reach only that entry's objects, when a Tenant names a kind twice", () => {
+    const { index } = fixture([
+      tenant("oil", {
+        owners: [{ kind: "User", name: "alice" }],
+        clusterResources: [
+          widgets({ allowed: ["oil-a"], operations: ["List", "Update", "Delete"] }),
+          widgets({ allowed: ["shared"] }),
+        ],
+      }),
+    ]);
+    const k = index.configuredKind("example.com", "widgets") as FilteredKind;
+    assert.deepEqual(seen(index, user("alice"), k, objects, "List").names, ["oil-a", "shared"]);
+    assert.deepEqual(seen(index, user("alice"), k, objects, "Delete").names, ["oil-a"]);
+    assert.deepEqual(seen(index, user("alice"), k, objects, "Update").names, ["oil-a"]);
+  });
+
+  it("a ProxySetting never passes on a configured kind, even one that reached the index", () => {
+    const { index } = fixture(
+      [
+        tenant("oil", {
+          owners: [{ kind: "User", name: "alice" }],
+          clusterResources: [widgets({ allowedRegex: ".*" })],
+        }),
+      ],
+      {
+        ps: [
+          {
+            metadata: { name: "share", namespace: "oil-dev" },
+            spec: {
+              subjects: [{ kind: "User", name: "carol" }],
+              proxySettings: [{ kind: "widgets.example.com" as "Nodes" }],
+            },
+          },
+        ],
+      },
+    );
+    const k = index.configuredKind("example.com", "widgets") as FilteredKind;
+    assert.equal(index.visibility(user("carol"), k).granted, false);
   });
 
   it("refuses the core group, the groups that rule the cluster, the table's kinds and malformed names", () => {

@@ -8,6 +8,7 @@ import {
   FILTERED_KINDS,
   type FilteredKind,
   filteredKind,
+  grantable,
   type Operation,
   UNCONFIGURABLE_GROUPS,
 } from "../resources/kinds.ts";
@@ -80,8 +81,11 @@ interface CompiledTenant {
   name: string;
   nodeSelector?: Record<string, string>;
   classes: Partial<Record<NonNullable<FilteredKind["specField"]>, CompiledClasses>>;
-  /** Its clusterResources' selections, by configured kind name. */
-  resources: Map<string, CompiledClasses[]>;
+  /**
+   * Its clusterResources' selections by configured kind name, each with the operations its own entry
+   * grants: one entry's operations never reach another entry's objects.
+   */
+  resources: Map<string, { operations: ReadonlySet<Operation>; selection: CompiledClasses }[]>;
 }
 
 /** A grant of operations on a kind, by the kind's name (the table's, or a configured one's). */
@@ -207,6 +211,8 @@ function rightsOfTenants(
   return out;
 }
 
+const SHAREABLE: ReadonlySet<string> = new Set(FILTERED_KINDS.filter(grantable).map((k) => k.kind));
+
 /** A ProxySetting's entries, each reduced to the operations the tenant itself holds on the kind. */
 export function capEntries(
   entries: ProxySettingEntry[] | undefined,
@@ -214,6 +220,9 @@ export function capEntries(
 ): ProxySettingEntry[] {
   const out: ProxySettingEntry[] = [];
   for (const e of entries ?? []) {
+    // Only the table's kinds a ProxySetting may name (its CRD's enum says the same): never a kind a
+    // Tenant configures, whatever reaches the index.
+    if (!SHAREABLE.has(e.kind)) continue;
     const held = rights?.get(e.kind);
     if (!held) continue;
     const asked: Operation[] = e.operations?.length ? e.operations : ["List"];
@@ -245,8 +254,12 @@ export class TenancyIndex {
   /** Kinds some Tenant's clusterResources name, by "group/resource". */
   private configured = new Map<string, FilteredKind>();
   private dirty = true;
+  /** Listeners of every change, and of those that may change grants (not a namespace's own fate). */
   private readonly accessListeners = new Set<() => void>();
+  private readonly grantListeners = new Set<() => void>();
   private notifyScheduled = false;
+  /** Whether a change since the last notification may have changed grants. */
+  private grantsTouched = false;
 
   constructor(
     from: Upstream | TenancySources,
@@ -254,8 +267,9 @@ export class TenancyIndex {
     log?: Logger,
   ) {
     const sources = "tenants" in from ? from : informerSources(from, log);
-    const invalidate = () => {
+    const invalidate = (grants: boolean) => {
       this.dirty = true;
+      if (grants) this.grantsTouched = true;
       this.scheduleNotify();
     };
     this.tenants = sources.tenants;
@@ -263,7 +277,20 @@ export class TenancyIndex {
     this.roleBindings = sources.roleBindings;
     this.namespaces = sources.namespaces;
     this.makeNodes = sources.nodes;
-    for (const s of this.sources()) s.onChange(invalidate);
+    for (const s of [this.tenants, this.proxySettings, this.roleBindings]) s.onChange(() => invalidate(true));
+    // A namespace's change is judged on the namespace itself by every watch (its labels are read from
+    // the object), so only one whose ProxySettings take their tenant from it can change grants. A
+    // source that does not say what changed (hand-fed stores) is taken at its worst.
+    (this.namespaces.onChange as (h: NamespaceEvent | (() => void)) => unknown)(
+      (_type?: WatchEventType, obj?: KubeObject) =>
+        invalidate(obj === undefined || this.holdsProxySettings(obj.metadata.name)),
+    );
+  }
+
+  /** The one way a namespace's change changes grants: ProxySettings take their tenant from it. */
+  private holdsProxySettings(namespace: string): boolean {
+    for (const ps of this.proxySettings.list()) if (ps.metadata.namespace === namespace) return true;
+    return false;
   }
 
   private sources(): Source<KubeObject>[] {
@@ -274,18 +301,29 @@ export class TenancyIndex {
    * Calls `handler` after the index changed in a way that may change who sees what (a tenant, a
    * ProxySetting, a RoleBinding or a namespace changed), until the returned function is called. A
    * burst of changes (an informer's relist) is one call, on the next turn of the event loop.
+   * `grantsOnly`: not for a namespace's own change, which a watch that judges each namespace event
+   * on the object already handles: with thousands of such watches, judging every namespace again on
+   * each namespace created would cost watches x namespaces per change.
    */
-  onAccessChange(handler: () => void): () => void {
-    this.accessListeners.add(handler);
-    return () => this.accessListeners.delete(handler);
+  onAccessChange(handler: () => void, o: { grantsOnly?: boolean } = {}): () => void {
+    const set = o.grantsOnly ? this.grantListeners : this.accessListeners;
+    set.add(handler);
+    return () => set.delete(handler);
   }
 
   private scheduleNotify(): void {
-    if (this.notifyScheduled || this.accessListeners.size === 0) return;
+    if (this.notifyScheduled) return;
+    if (this.accessListeners.size === 0 && this.grantListeners.size === 0) {
+      // Nobody to tell: what changed so far (the informers' first lists) is no news to a later listener.
+      this.grantsTouched = false;
+      return;
+    }
     this.notifyScheduled = true;
     setImmediate(() => {
       this.notifyScheduled = false;
-      for (const h of [...this.accessListeners]) h();
+      const grants = this.grantsTouched;
+      this.grantsTouched = false;
+      for (const h of [...this.accessListeners, ...(grants ? this.grantListeners : [])]) h();
     });
   }
 
@@ -438,7 +476,7 @@ export class TenancyIndex {
           // An invalid selection grants nothing rather than everything.
         }
       }
-      const resources = new Map<string, CompiledClasses[]>();
+      const resources: CompiledTenant["resources"] = new Map();
       const resourceGrants: GrantEntry[] = [];
       for (const e of Array.isArray(t.spec?.clusterResources) ? t.spec.clusterResources : []) {
         if (!e || !configurable(e)) continue;
@@ -449,7 +487,11 @@ export class TenancyIndex {
           continue; // as for classes: an invalid selection grants nothing
         }
         const kindName = configuredKindName(e.group, e.resource);
-        resources.set(kindName, [...(resources.get(kindName) ?? []), selection as CompiledClasses]);
+        const operations = new Set<Operation>(e.operations?.length ? e.operations : ["List"]);
+        resources.set(kindName, [
+          ...(resources.get(kindName) ?? []),
+          { operations, selection: selection as CompiledClasses },
+        ]);
         resourceGrants.push({ kind: kindName, operations: e.operations });
         // What a kind's writes may reach is agreed by the Tenants that grant Update on it; a Tenant
         // that only lists it has no say.
@@ -603,7 +645,9 @@ export class TenancyIndex {
         };
       }
       case "configured": {
-        const selections = tenants.flatMap((t) => t.resources.get(kind.kind) ?? []);
+        const selections = tenants.flatMap((t) =>
+          (t.resources.get(kind.kind) ?? []).filter((e) => e.operations.has(op)).map((e) => e.selection),
+        );
         return {
           granted: tenants.length > 0,
           visible: (o) => selections.some((c) => selects(c, o)),

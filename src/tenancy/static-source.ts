@@ -1,4 +1,4 @@
-import type { KubeObject } from "../kube/informer.ts";
+import type { KubeObject, WatchEventType } from "../kube/informer.ts";
 import type { Source } from "./index.ts";
 
 const keyOf = (o: KubeObject) =>
@@ -7,7 +7,8 @@ const keyOf = (o: KubeObject) =>
 /** A Source fed by hand: what an informer would hold, for tests and tools that have no cluster. */
 export class StaticSource<T extends KubeObject> implements Source<T> {
   private readonly store = new Map<string, T>();
-  private readonly handlers: (() => void)[] = [];
+  /** Called as an informer calls its handlers: the event's type, the object, the one it replaced. */
+  private readonly handlers: ((type: WatchEventType, obj: KubeObject, old?: KubeObject) => void)[] = [];
   readonly synced = Promise.resolve();
   started = false;
 
@@ -15,7 +16,7 @@ export class StaticSource<T extends KubeObject> implements Source<T> {
     for (const i of items) this.store.set(keyOf(i), i);
   }
 
-  onChange(handler: () => void): this {
+  onChange(handler: (type: WatchEventType, obj: KubeObject, old?: KubeObject) => void): this {
     this.handlers.push(handler);
     return this;
   }
@@ -39,13 +40,15 @@ export class StaticSource<T extends KubeObject> implements Source<T> {
 
   /** Adds or replaces an object, as an ADDED or MODIFIED event would. */
   put(item: T): void {
+    const old = this.store.get(keyOf(item));
     this.store.set(keyOf(item), item);
-    for (const h of this.handlers) h();
+    for (const h of this.handlers) h(old ? "MODIFIED" : "ADDED", item, old);
   }
 
   /** Removes an object, as a DELETED event would. */
   delete(item: KubeObject): void {
+    const old = this.store.get(keyOf(item)) ?? item;
     this.store.delete(keyOf(item));
-    for (const h of this.handlers) h();
+    for (const h of this.handlers) h("DELETED", old, old);
   }
 }

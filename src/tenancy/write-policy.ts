@@ -11,7 +11,7 @@
 // user does not own.
 import { isDeepStrictEqual } from "node:util";
 import type { KubeObject } from "../kube/informer.ts";
-import type { FilteredKind } from "../resources/kinds.ts";
+import { type FilteredKind, tenantLabelled } from "../resources/kinds.ts";
 
 /** Metadata the apiserver sets itself; a write neither can nor needs to change it. */
 const SERVER_METADATA = new Set([
@@ -21,7 +21,9 @@ const SERVER_METADATA = new Set([
   "uid",
   "creationTimestamp",
 ]);
-const OUTSIDE_SPEC = new Set(["apiVersion", "kind", "metadata", "status"]);
+// Not status: a kind without a status subresource (many CRDs) stores it through the main endpoint,
+// so it is compared like any field; the built-in kinds ignore it there, so it never differs for them.
+const OUTSIDE_SPEC = new Set(["apiVersion", "kind", "metadata"]);
 const KUBECTL_LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration";
 /** Set by the apiserver on every namespace, to its name. */
 const NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name";
@@ -91,7 +93,12 @@ export function writeViolation(
 ): string | undefined {
   const b = metadataOf(before);
   const a = metadataOf(after);
-  const allowed = new Set([own.tenantLabel, ...(own.teamLabel ? [own.teamLabel] : [])]);
+  // The tenant and team labels have rules of their own only where they decide ownership (guarded-write.ts):
+  // elsewhere they are prefixed keys like any other, or a tenant could push an object into another's
+  // label selection.
+  const allowed = new Set(
+    tenantLabelled(kind) ? [own.tenantLabel, ...(own.teamLabel ? [own.teamLabel] : [])] : [],
+  );
   for (const field of ["labels", "annotations"] as const) {
     for (const key of changedKeys(b[field] as Record<string, string>, a[field] as Record<string, string>)) {
       if (field === "annotations" && key === KUBECTL_LAST_APPLIED) continue;

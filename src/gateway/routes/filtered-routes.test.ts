@@ -496,5 +496,45 @@ describe("kinds a Tenant configures (clusterResources)", () => {
     );
     assert.equal(err.status.code, 403);
     assert.match(err.status.message, /may not change spec/);
+    // Status is a field like any other where a kind stores it through the main endpoint.
+    const status = await refused(
+      run(filteredUpdate, {
+        ...patch({ size: 1 }),
+        tenancy: tenancy({ grants: ["List", "Update"] }),
+        script: answer({ ...widget("oil-1"), status: { phase: "Ready" } } as KubeObject),
+      }),
+    );
+    assert.match(status.status.message, /may not change status/);
+  });
+
+  it("the tenant label is no tenant's to set on a kind whose ownership it does not decide", async () => {
+    const labels = { ...WIDGETS, writableMetadata: ["labels" as const] };
+    const err = await refused(
+      run(filteredUpdate, {
+        method: "PATCH",
+        url: "/apis/example.com/v1/widgets/oil-1",
+        headers: { "Content-Type": "application/merge-patch+json" },
+        body: JSON.stringify({ metadata: { labels: { "kubegate.dev/tenant": "gas" } } }),
+        tenancy: fakeTenancy({
+          visible: mine,
+          grants: ["List", "Update"],
+          configured: { "example.com/widgets": labels },
+          resources: { "example.com/v1/widgets": false },
+          verbs: ["get", "list", "patch"],
+        }),
+        script: (c) =>
+          json(
+            200,
+            c.method === "GET"
+              ? widget("oil-1")
+              : {
+                  ...widget("oil-1"),
+                  metadata: { ...widget("oil-1").metadata, labels: { "kubegate.dev/tenant": "gas" } },
+                },
+          ),
+      }),
+    );
+    assert.equal(err.status.code, 403);
+    assert.match(err.status.message, /may not set the label "kubegate.dev\/tenant"/);
   });
 });

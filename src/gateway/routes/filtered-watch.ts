@@ -25,7 +25,8 @@ export const filteredWatch = filteredRoute({
           subscribe: (handler) => t.index.onNamespaceEvent(handler),
           access: {
             visible: () => t.index.visibility(user, kind, "List").visible,
-            subscribe: (handler) => t.index.onAccessChange(handler),
+            // Namespace events are judged one by one below; only grant changes need a new look at all.
+            subscribe: (handler) => t.index.onAccessChange(handler, { grantsOnly: true }),
             items: () => t.index.namespaceSnapshot().items,
           },
         },
