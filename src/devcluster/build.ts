@@ -19,6 +19,8 @@ export function cacheDir(): string {
 }
 
 export const BUILD_MODULE = fileURLToPath(new URL("./build/", import.meta.url));
+/** The clients' module: helm needs newer k8s.io modules than the cluster's release. */
+export const CLIENTS_MODULE = fileURLToPath(new URL("./build-tools/", import.meta.url));
 
 const USUAL_GO = ["/usr/local/go/bin/go"];
 
@@ -91,6 +93,15 @@ export async function ensureNodeBinaries(options: BuildOptions = {}): Promise<No
   };
 }
 
+/** The clients the e2e suite drives (helm), built like the cluster's programs and cached beside them. */
+export async function ensureClientBinaries(
+  options: BuildOptions = {},
+): Promise<{ helm: string; informers: string }> {
+  await buildMissing(options, "clients");
+  const bin = join(options.cache ?? cacheDir(), "bin");
+  return { helm: join(bin, "helm"), informers: join(bin, "kubegate-e2e-informers") };
+}
+
 const PAUSE_SOURCE = (cache: string, version: string) =>
   join(cache, "gomod", "k8s.io", `kubernetes@${version}`, "build", "pause", "linux", "pause.c");
 
@@ -114,7 +125,7 @@ async function buildPause(cache: string, log?: (line: string) => void): Promise<
   return target;
 }
 
-async function buildMissing(options: BuildOptions, role: "control" | "node"): Promise<void> {
+async function buildMissing(options: BuildOptions, role: "control" | "node" | "clients"): Promise<void> {
   const cache = options.cache ?? cacheDir();
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const bin = join(cache, "bin");
@@ -142,7 +153,7 @@ async function goBuild(
   if (!go) {
     throw new ClusterSetupError(
       "the Go toolchain was not found (looked at $KUBEGATE_GO, PATH and /usr/local/go/bin/go). " +
-        `Install Go 1.24 or newer, or put prebuilt ${b.name} ${b.version} at ${target}.`,
+        `Install Go ${b.role === "clients" ? "1.26" : "1.24"} or newer, or put prebuilt ${b.name} ${b.version} at ${target}.`,
     );
   }
   const started = Date.now();
@@ -150,7 +161,7 @@ async function goBuild(
   const tmp = `${target}.tmp`;
   const args = ["build", `-ldflags=${ldflagsOf(b)}`, "-o", tmp, b.pkg];
   const child = spawn(go, args, {
-    cwd: options.module ?? BUILD_MODULE,
+    cwd: b.role === "clients" ? CLIENTS_MODULE : (options.module ?? BUILD_MODULE),
     env: {
       ...env,
       GOMODCACHE: join(cache, "gomod"),

@@ -1,3 +1,5 @@
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
 /**
  * The pinned Kubernetes release of the test cluster. kube-apiserver and etcd are built from these Go
  * modules (build/go.mod pins every dependency; go.sum checks them). Within one minor version of the
@@ -6,6 +8,13 @@
 export const KUBERNETES_VERSION = "v1.33.13";
 /** The etcd server that same kubernetes release requires (its go.mod). */
 export const ETCD_VERSION = "v3.5.21";
+/** A digest of the client-go program's source (build-tools/informers), its version for the cache. */
+const INFORMERS_SOURCE = createHash("sha256")
+  .update(readFileSync(new URL("./build-tools/informers/main.go", import.meta.url)))
+  .digest("hex")
+  .slice(0, 16);
+/** The helm the e2e suite lints, renders and installs the chart with (build-tools/go.mod pins it). */
+export const HELM_VERSION = "v4.3.2";
 
 const [major, minor] = KUBERNETES_VERSION.slice(1).split(".");
 const versionPkg = "k8s.io/component-base/version";
@@ -21,7 +30,7 @@ const stamped = [
  * What is built; `ldflags` stamp the version a `make` build would, so /version and kubectl see it.
  * "control": every cluster; "node": only a cluster started with a node (kubelet; kube-proxy, so
  * that Services route; the scheduler binds pods; the controller manager makes service accounts,
- * tokens, endpoints).
+ * tokens, endpoints); "clients": programs the tests drive, from a module of their own (build-tools).
  */
 export const BINARIES = [
   {
@@ -59,5 +68,20 @@ export const BINARIES = [
     version: KUBERNETES_VERSION,
     ldflags: stamped,
     role: "node",
+  },
+  {
+    name: "helm",
+    pkg: "helm.sh/helm/v4/cmd/helm",
+    version: HELM_VERSION,
+    ldflags: [`-X helm.sh/helm/v4/internal/version.version=${HELM_VERSION}`],
+    role: "clients",
+  },
+  {
+    name: "kubegate-e2e-informers",
+    pkg: "kubegate.dev/testclients/informers",
+    // The program's own source: a change to it is a new build.
+    version: INFORMERS_SOURCE,
+    ldflags: [],
+    role: "clients",
   },
 ] as const;

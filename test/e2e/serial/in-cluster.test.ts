@@ -16,6 +16,7 @@ import { down, up } from "../../../src/devcluster/cluster.ts";
 import { buildKubegateImage, kubegateImageRef } from "../../../src/devcluster/kubegate-image.ts";
 import { nodeUnsupported, readNodeInfo } from "../../../src/devcluster/node.ts";
 import { createClientCert, loadCA } from "../../../src/pki/certificates.ts";
+import { inlineKubeconfig } from "../../support/kubeconfig.ts";
 import { defaultServiceAccount, kubectl, kubegate, ok, run } from "../run.ts";
 
 const REPO = fileURLToPath(new URL("../../..", import.meta.url));
@@ -216,29 +217,12 @@ describe("kubegate in the cluster, from its own image and manifests", {
         readFileSync(join(m, "users-ca.key"), "utf8"),
       );
       const alice = await createClientCert(usersCa, { cn: "ic-alice", organizations: ["ic-team"] });
-      const b64 = (s: string) => Buffer.from(s).toString("base64");
       const kubeconfigFor = (c: { certPem: string; keyPem: string }) =>
-        JSON.stringify({
-          apiVersion: "v1",
-          kind: "Config",
-          clusters: [
-            {
-              name: "in-cluster",
-              cluster: {
-                server: `https://${ip}:443`,
-                "certificate-authority-data": b64(readFileSync(join(m, "serving-ca.crt"), "utf8")),
-                "tls-server-name": `kubegate-gateway.${NS}.svc`,
-              },
-            },
-          ],
-          users: [
-            {
-              name: "user",
-              user: { "client-certificate-data": b64(c.certPem), "client-key-data": b64(c.keyPem) },
-            },
-          ],
-          contexts: [{ name: "user", context: { cluster: "in-cluster", user: "user" } }],
-          "current-context": "user",
+        inlineKubeconfig({
+          server: `https://${ip}:443`,
+          ca: readFileSync(join(m, "serving-ca.crt"), "utf8"),
+          serverName: `kubegate-gateway.${NS}.svc`,
+          ...c,
         });
       const kubeconfig = join(dir, "alice.kubeconfig");
       await writeFile(kubeconfig, kubeconfigFor(alice), { mode: 0o600 });
