@@ -17,6 +17,8 @@ export const SYSTEM_COMMANDS: Readonly<Record<string, string>> = {
   // By its path: iproute2 has a `bridge` command of its own on PATH.
   "/usr/lib/cni/bridge": "containernetworking-plugins",
   busybox: "busybox-static",
+  // The Python client of the clients' compatibility suite (test/e2e/clients.test.ts), for Debian's python3.
+  "/usr/lib/python3/dist-packages/kubernetes/__init__.py": "python3-kubernetes",
 };
 
 /** Debian's CNI plugins live in /usr/lib/cni, not on PATH. */
