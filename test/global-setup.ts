@@ -3,6 +3,7 @@
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { ensureClientBinaries } from "../src/devcluster/build.ts";
 import { down, up } from "../src/devcluster/cluster.ts";
 import { CLUSTER_DIR_ENV, NODE_ENV, wantNode } from "./cluster/harness.ts";
 import { ensureSystemCommands } from "./support/system-packages.ts";
@@ -31,6 +32,9 @@ export async function globalSetup(): Promise<void> {
     say(`# e2e skipped tests: no node in the test cluster (${noNode}): tests that need its node skip`);
   const info = await up({ dir, node: noNode === undefined });
   process.env[CLUSTER_DIR_ENV] = info.dir;
+  // The clients the suite drives (helm, the client-go program): built once here, not by two test
+  // files at once into the same place.
+  await ensureClientBinaries();
 }
 
 export async function globalTeardown(): Promise<void> {
