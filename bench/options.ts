@@ -9,7 +9,10 @@ export const WORKLOADS = [
   "groups",
   "all-namespaces",
   "tunnels",
+  "scale",
 ] as const;
+/** Run when --only is not given: all but scale, which builds a cluster of 100,000 namespaces (minutes). */
+export const DEFAULT_WORKLOADS: readonly WorkloadName[] = WORKLOADS.filter((w) => w !== "scale");
 export type WorkloadName = (typeof WORKLOADS)[number];
 
 export interface BenchOptions {
@@ -26,15 +29,19 @@ export interface BenchOptions {
   /** Watches per HTTP/2 connection in the multiplexed round of workload 3. */
   watchStreams: number;
   groups: number;
+  /** Workload 7: namespaces and Tenants of its own cluster at the large end. */
+  scaleNamespaces: number;
+  scaleTenants: number;
   /** Reuse a running cluster (`npm run cluster -- up --dir D`) instead of starting and stopping one. */
   clusterDir?: string;
   outDir: string;
   profile: boolean;
 }
 
-export const USAGE = `usage: npm run bench -- [--only passthrough,tenant-list,watches,groups,all-namespaces,tunnels] [--duration S]
+export const USAGE = `usage: npm run bench -- [--only passthrough,tenant-list,watches,groups,all-namespaces,tunnels,scale] [--duration S]
   [--connections N] [--namespaces N] [--visible N] [--watches N] [--watch-creates N]
-  [--watch-streams N] [--groups N]
+  [--watch-streams N] [--groups N] [--scale-namespaces N] [--scale-tenants N]
+  (default --only: every workload but scale)
   [--cluster-dir DIR] [--out DIR] [--no-profile]
 environment: BENCH_ONLY, BENCH_DURATION, BENCH_CONNECTIONS, BENCH_NAMESPACES, BENCH_WATCHES, BENCH_CLUSTER_DIR`;
 
@@ -58,6 +65,8 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv = p
       "watch-creates": { type: "string" },
       "watch-streams": { type: "string" },
       groups: { type: "string" },
+      "scale-namespaces": { type: "string" },
+      "scale-tenants": { type: "string" },
       "cluster-dir": { type: "string" },
       out: { type: "string" },
       "no-profile": { type: "boolean" },
@@ -69,7 +78,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv = p
     console.log(USAGE);
     process.exit(0);
   }
-  const onlyText = values.only ?? env.BENCH_ONLY ?? WORKLOADS.join(",");
+  const onlyText = values.only ?? env.BENCH_ONLY ?? DEFAULT_WORKLOADS.join(",");
   const only = new Set<WorkloadName>();
   for (const w of onlyText
     .split(",")
@@ -93,6 +102,8 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv = p
     watchCreates: positive("--watch-creates", values["watch-creates"], 40),
     watchStreams: positive("--watch-streams", values["watch-streams"], 100),
     groups: positive("--groups", values.groups, 200),
+    scaleNamespaces: positive("--scale-namespaces", values["scale-namespaces"], 100_000),
+    scaleTenants: positive("--scale-tenants", values["scale-tenants"], 2000),
     ...(clusterDir ? { clusterDir } : {}),
     outDir: values.out ?? new URL("./results", import.meta.url).pathname,
     profile: !values["no-profile"],

@@ -18,6 +18,7 @@ import { allNamespaces } from "./workloads/all-namespaces.ts";
 import type { WorkloadContext } from "./workloads/context.ts";
 import { groups } from "./workloads/groups.ts";
 import { passthrough } from "./workloads/passthrough.ts";
+import { scale } from "./workloads/scale.ts";
 import { tenantList } from "./workloads/tenant-list.ts";
 import { tunnels } from "./workloads/tunnels.ts";
 import { watches } from "./workloads/watches.ts";
@@ -29,6 +30,7 @@ const RUNNERS: Record<WorkloadName, (ctx: WorkloadContext) => Promise<WorkloadRe
   groups,
   "all-namespaces": allNamespaces,
   tunnels,
+  scale,
 };
 
 const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);

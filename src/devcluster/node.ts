@@ -350,18 +350,7 @@ export async function startNode(
       writePauseImage(join(dir, "images/pause.tar"), binaries.pause),
       writeBusyboxImage(join(dir, "images/busybox.tar")),
     ]);
-    for (const image of ["pause.tar", "busybox.tar"]) {
-      const imported = run("ctr", [
-        "--address",
-        socket,
-        "-n",
-        "k8s.io",
-        "images",
-        "import",
-        join(dir, "images", image),
-      ]);
-      if (!imported.ok) throw new ClusterSetupError(`ctr images import ${image}: ${imported.out}`);
-    }
+    for (const image of ["pause.tar", "busybox.tar"]) importInto(socket, join(dir, "images", image));
     const admin = info.adminKubeconfig;
     node.pids.scheduler = startDetached(
       binaries.kubeScheduler,
@@ -438,6 +427,25 @@ export async function startNode(
   }
   log(`node ${NODE_NAME} Ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   return node;
+}
+
+/** Loads an image tarball (docker save layout) into the node's containerd, where the kubelet finds it. */
+function importInto(socket: string, tarball: string): void {
+  const imported = run("ctr", ["--address", socket, "-n", "k8s.io", "images", "import", tarball]);
+  if (!imported.ok) throw new ClusterSetupError(`ctr images import ${tarball}: ${imported.out}`);
+}
+
+/**
+ * Loads an image tarball into the node of the cluster in `clusterDir`: no registry is reachable, so
+ * this is how kubegate's own image reaches its pods.
+ */
+export async function importImage(clusterDir: string, tarball: string): Promise<void> {
+  const node = await readNodeInfo(clusterDir);
+  if (!node)
+    throw new ClusterSetupError(
+      `no node in ${clusterDir}: start it with npm run cluster -- up --node --dir ${clusterDir}`,
+    );
+  importInto(node.containerdSocket, tarball);
 }
 
 export async function readNodeInfo(clusterDir: string): Promise<NodeInfo | undefined> {

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import fc from "fast-check";
 import type { UserInfo } from "../authn/user.ts";
 import type { KubeObject, WatchEventType } from "../kube/informer.ts";
 import { type FilteredKind, filteredKind } from "../resources/kinds.ts";
@@ -355,6 +356,50 @@ describe("TenancyIndex visible namespaces (all-namespaces views)", () => {
     await new Promise((r) => setImmediate(r));
     assert.equal(calls, 1);
     assert.deepEqual(index.visibleNamespaces(user("alice")), ["oil-a", "oil-dev", "oil"]);
+  });
+});
+
+describe("TenancyIndex namespace maps follow events one by one (issue #20, part 4)", () => {
+  const owners = [
+    tenant("oil", { owners: [{ kind: "User", name: "alice" }] }),
+    tenant("gas", { owners: [{ kind: "Group", name: "gassy" }] }),
+  ];
+  const users = [user("alice"), user("gina", ["gassy"]), user("tina", ["blue"]), user("alice", ["red"])];
+  const step = fc.record({
+    name: fc.constantFrom("a", "b", "c", "d", "e"),
+    tenant: fc.constantFrom(undefined, "oil", "gas", "other"),
+    team: fc.constantFrom(undefined, "blue", "red"),
+    remove: fc.boolean(),
+  });
+
+  it("answers after any sequence of creates, relabels and deletes as an index built from scratch", () => {
+    fc.assert(
+      fc.property(fc.array(step, { maxLength: 40 }), (steps) => {
+        const { index, sources } = fixture(owners, { ns: [] });
+        index.visibleNamespaces(users[0] as UserInfo); // built once: later changes are incremental
+        for (const s of steps) {
+          const labels: Record<string, string> = {};
+          if (s.tenant) labels[LABEL] = s.tenant;
+          if (s.team) labels.team = s.team;
+          if (s.remove) sources.namespaces.delete(obj(s.name));
+          else sources.namespaces.put(obj(s.name, labels));
+          const fresh = fixture(owners, { ns: [...sources.namespaces.list()] }).index;
+          for (const u of users) assert.deepEqual(index.visibleNamespaces(u), fresh.visibleNamespaces(u));
+        }
+      }),
+    );
+  });
+
+  it("a relabelled namespace leaves its old tenant's list at once", () => {
+    const { index, sources } = fixture(owners);
+    assert.deepEqual(index.visibleNamespaces(user("alice")), ["oil-dev"]);
+    sources.namespaces.put(obj("oil-dev", { [LABEL]: "gas" }));
+    assert.deepEqual(index.visibleNamespaces(user("alice")), []);
+    assert.deepEqual(index.visibleNamespaces(user("gina", ["gassy"])), ["gas-dev", "oil-dev"]);
+    assert.deepEqual(
+      index.visibleNamespaceSnapshot(user("gina", ["gassy"])).items.map((o) => o.metadata.name),
+      ["gas-dev", "oil-dev"],
+    );
   });
 });
 

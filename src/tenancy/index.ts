@@ -253,7 +253,15 @@ export class TenancyIndex {
   private byTenant = new Map<string, Set<string>>();
   /** Kinds some Tenant's clusterResources name, by "group/resource". */
   private configured = new Map<string, FilteredKind>();
-  private dirty = true;
+  /** Tenants, ProxySettings or RoleBindings changed: the grant maps are built again on the next read. */
+  private grantsDirty = true;
+  /**
+   * byTenant and teams follow namespace events one by one (a namespace change costs that namespace, not
+   * the cluster: issue #20, part 4); only a source that does not say what changed makes them built anew.
+   */
+  private namespacesDirty = true;
+  /** Namespaces some ProxySetting lives in (their tenant label is the ProxySetting's tenant); lazily. */
+  private proxySettingNamespaces: Set<string> | undefined;
   /** Listeners of every change, and of those that may change grants (not a namespace's own fate). */
   private readonly accessListeners = new Set<() => void>();
   private readonly grantListeners = new Set<() => void>();
@@ -267,30 +275,64 @@ export class TenancyIndex {
     log?: Logger,
   ) {
     const sources = "tenants" in from ? from : informerSources(from, log);
-    const invalidate = (grants: boolean) => {
-      this.dirty = true;
-      if (grants) this.grantsTouched = true;
-      this.scheduleNotify();
-    };
     this.tenants = sources.tenants;
     this.proxySettings = sources.proxySettings;
     this.roleBindings = sources.roleBindings;
     this.namespaces = sources.namespaces;
     this.makeNodes = sources.nodes;
-    for (const s of [this.tenants, this.proxySettings, this.roleBindings]) s.onChange(() => invalidate(true));
-    // A namespace's change is judged on the namespace itself by every watch (its labels are read from
-    // the object), so only one whose ProxySettings take their tenant from it can change grants. A
-    // source that does not say what changed (hand-fed stores) is taken at its worst.
+    for (const s of [this.tenants, this.roleBindings]) s.onChange(() => this.grantsChanged());
+    this.proxySettings.onChange(() => {
+      this.proxySettingNamespaces = undefined;
+      this.grantsChanged();
+    });
     (this.namespaces.onChange as (h: NamespaceEvent | (() => void)) => unknown)(
-      (_type?: WatchEventType, obj?: KubeObject) =>
-        invalidate(obj === undefined || this.holdsProxySettings(obj.metadata.name)),
+      (type?: WatchEventType, obj?: KubeObject, old?: KubeObject) => this.namespaceChanged(type, obj, old),
     );
+  }
+
+  /**
+   * A namespace's change is judged on the namespace itself by every watch (its labels are read from
+   * the object), so only one whose ProxySettings take their tenant from it can change grants. A
+   * source that does not say what changed (hand-fed stores) is taken at its worst.
+   */
+  private namespaceChanged(type?: WatchEventType, obj?: KubeObject, old?: KubeObject): void {
+    if (type === undefined || obj === undefined || (type === "MODIFIED" && old === undefined)) {
+      this.namespacesDirty = true;
+      this.grantsChanged();
+      return;
+    }
+    if (!this.namespacesDirty) {
+      const before = type === "DELETED" ? (old ?? obj) : old;
+      if (before) this.indexNamespace(before, removeFrom);
+      if (type !== "DELETED") this.indexNamespace(obj);
+    }
+    if (this.holdsProxySettings(obj.metadata.name)) this.grantsChanged();
+    else this.scheduleNotify();
+  }
+
+  private grantsChanged(): void {
+    this.grantsDirty = true;
+    this.grantsTouched = true;
+    this.scheduleNotify();
+  }
+
+  /** Files a namespace under its tenant and team labels (or, with removeFrom, takes it out). */
+  private indexNamespace(ns: KubeObject, file = addTo): void {
+    const { teamLabel, tenantLabel } = this.options;
+    const tenant = ns.metadata.labels?.[tenantLabel];
+    if (tenant !== undefined) file(this.byTenant, tenant, ns.metadata.name);
+    const team = teamLabel ? ns.metadata.labels?.[teamLabel] : undefined;
+    if (team !== undefined) file(this.teams, team, ns.metadata.name);
   }
 
   /** The one way a namespace's change changes grants: ProxySettings take their tenant from it. */
   private holdsProxySettings(namespace: string): boolean {
-    for (const ps of this.proxySettings.list()) if (ps.metadata.namespace === namespace) return true;
-    return false;
+    if (!this.proxySettingNamespaces) {
+      this.proxySettingNamespaces = new Set();
+      for (const ps of this.proxySettings.list())
+        this.proxySettingNamespaces.add(ps.metadata.namespace ?? "");
+    }
+    return this.proxySettingNamespaces.has(namespace);
   }
 
   private sources(): Source<KubeObject>[] {
@@ -386,6 +428,20 @@ export class TenancyIndex {
   }
 
   /**
+   * The namespaces this user may see (as visibleNamespaces), as whole objects, with the resourceVersion
+   * the store is current at: a tenant's list costs what the tenant sees, not the cluster's size.
+   */
+  visibleNamespaceSnapshot(user: UserInfo): { items: KubeObject[]; resourceVersion: string | undefined } {
+    const resourceVersion = this.namespaces.resourceVersion;
+    const items: KubeObject[] = [];
+    for (const name of this.visibleNamespaces(user)) {
+      const ns = this.namespaces.get(name);
+      if (ns) items.push(ns);
+    }
+    return { items, resourceVersion };
+  }
+
+  /**
    * Calls `handler` on every namespace change until the returned function is called; undefined when the
    * source cannot tell what changed (hand-fed stores), and a watch must go upstream instead.
    */
@@ -449,10 +505,26 @@ export class TenancyIndex {
     return [...out].sort();
   }
 
-  /** Rebuilds the lookup maps after any change; changes are rare next to reads. */
+  /** Brings the lookup maps up to date before a read. */
   private rebuild(): void {
-    if (!this.dirty) return;
-    this.dirty = false;
+    if (this.namespacesDirty) this.rebuildNamespaceMaps();
+    if (this.grantsDirty) this.rebuildGrants();
+  }
+
+  /** Every namespace indexed by its tenant and team labels, from scratch. */
+  private rebuildNamespaceMaps(): void {
+    this.namespacesDirty = false;
+    this.byTenant = new Map();
+    this.teams = new Map();
+    for (const ns of this.namespaces.list()) this.indexNamespace(ns);
+  }
+
+  /**
+   * The grant maps, from every Tenant, ProxySetting and RoleBinding: these change rarely next to reads,
+   * and their number grows with tenants, not with namespaces.
+   */
+  private rebuildGrants(): void {
+    this.grantsDirty = false;
     const compiled = new Map<string, CompiledTenant>();
     const grants = new Map<string, Grants>();
     const owners = new Map<string, Set<string>>();
@@ -529,15 +601,6 @@ export class TenancyIndex {
         addGrant(grants, key, tenant, shared, false);
       }
     }
-    const teams = new Map<string, Set<string>>();
-    const byTenant = new Map<string, Set<string>>();
-    const { teamLabel, tenantLabel } = this.options;
-    for (const ns of this.namespaces.list()) {
-      const tenant = ns.metadata.labels?.[tenantLabel];
-      if (tenant !== undefined) addTo(byTenant, tenant, ns.metadata.name);
-      const team = teamLabel ? ns.metadata.labels?.[teamLabel] : undefined;
-      if (team !== undefined) addTo(teams, team, ns.metadata.name);
-    }
     const bindings = new Map<string, Set<string>>();
     for (const rb of this.roleBindings.list()) {
       const ns = rb.metadata.namespace ?? "";
@@ -571,8 +634,6 @@ export class TenancyIndex {
     this.grants = grants;
     this.owners = owners;
     this.bindings = bindings;
-    this.teams = teams;
-    this.byTenant = byTenant;
   }
 
   /** Tenants that grant this user the operation on the kind. */
@@ -676,6 +737,13 @@ function addTo(map: Map<string, Set<string>>, key: string, value: string): void 
   const set = map.get(key) ?? new Set<string>();
   set.add(value);
   map.set(key, set);
+}
+
+function removeFrom(map: Map<string, Set<string>>, key: string, value: string): void {
+  const set = map.get(key);
+  if (!set) return;
+  set.delete(value);
+  if (set.size === 0) map.delete(key);
 }
 
 /** Orders namespace names as their objects' keys "namespace/..." sort, byte by byte. */

@@ -1,12 +1,11 @@
 // `npm run image -- [--out FILE] [--import DIR]`: kubegate's image as a docker-archive, built without
 // a Docker engine (src/devcluster/kubegate-image.ts); --import loads it into the node of the test
 // cluster in DIR (`npm run cluster -- up --node --dir DIR`).
-import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { Command, CommanderError } from "commander";
 import { ClusterSetupError } from "../../src/devcluster/build.ts";
 import { buildKubegateImage } from "../../src/devcluster/kubegate-image.ts";
-import { readNodeInfo } from "../../src/devcluster/node.ts";
+import { importImage } from "../../src/devcluster/node.ts";
 
 const REPO = fileURLToPath(new URL("../..", import.meta.url));
 
@@ -21,17 +20,7 @@ const program = new Command("image")
       `${built.ref}: ${built.path}, ${(built.bytes / 1024 / 1024).toFixed(1)} MiB, ${built.files} files, built in ${built.seconds.toFixed(1)} s`,
     );
     if (o.import) {
-      const node = await readNodeInfo(o.import);
-      if (!node)
-        throw new ClusterSetupError(
-          `no node in ${o.import}: start it with npm run cluster -- up --node --dir ${o.import}`,
-        );
-      const r = spawnSync(
-        "ctr",
-        ["--address", node.containerdSocket, "-n", "k8s.io", "images", "import", o.out],
-        { encoding: "utf8" },
-      );
-      if (r.status !== 0) throw new ClusterSetupError(`ctr images import: ${r.stderr.trim()}`);
+      await importImage(o.import, o.out);
       console.log(`imported into the node of ${o.import}`);
     }
   });

@@ -4,7 +4,7 @@
 // open idle and under traffic past a minute, and that SIGTERM cuts. A user who may read pods but not
 // exec into them, and another tenant, get the apiserver's refusal, and the audit log has it.
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
 import { connect, type Socket } from "node:net";
@@ -14,7 +14,7 @@ import { fileURLToPath } from "node:url";
 import { Agent, WebSocket } from "undici";
 import { parse as parseYaml, stringify } from "yaml";
 import { buildKubegateImage, kubegateImageRef } from "../../src/devcluster/kubegate-image.ts";
-import { readNodeInfo } from "../../src/devcluster/node.ts";
+import { importImage } from "../../src/devcluster/node.ts";
 import { useCluster, wantNode } from "../cluster/harness.ts";
 import { startGatewayProcess, startKubegate } from "../support/gateway-process.ts";
 import { rawRequest } from "../support/https-client.ts";
@@ -632,13 +632,7 @@ describe("a real node through the gateway: exec, attach, port-forward, logs, cp"
     const repo = fileURLToPath(new URL("../..", import.meta.url));
     const tarball = join(cluster.dir, "kubegate-image.tar");
     const built = await buildKubegateImage(repo, tarball);
-    const node = await readNodeInfo(cluster.dir);
-    const imported = spawnSync(
-      "ctr",
-      ["--address", node?.containerdSocket ?? "", "-n", "k8s.io", "images", "import", tarball],
-      { encoding: "utf8" },
-    );
-    assert.equal(imported.status, 0, imported.stderr);
+    await importImage(cluster.dir, tarball);
     const ref = kubegateImageRef(repo);
     assert.equal(built.ref, ref);
     // The gateway's pod security settings from deploy/base: non-root 65532, read-only root, no capabilities.

@@ -169,6 +169,8 @@ export function fakeTenancy(f: FakeTenancy = {}): TenancyContext {
     configuredKinds: () => Object.values(f.configured ?? {}),
     tenantsFor: () => [],
     namespaceSnapshot: () => ({ items: f.namespaces ?? [], resourceVersion: "1" }),
+    // The routes filter what they get with `visible`: every namespace is a superset of the user's.
+    visibleNamespaceSnapshot: () => ({ items: f.namespaces ?? [], resourceVersion: "1" }),
     onNamespaceEvent: (handler: NamespaceEvent) => {
       const watchers = f.namespaceWatchers;
       if (!watchers) return undefined;

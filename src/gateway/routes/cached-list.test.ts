@@ -196,7 +196,9 @@ describe("serveNamespaceWatch", () => {
         ? {
             access: {
               visible: access.visible,
-              items: () => store.values(),
+              // As the index answers: only what the new view selects; what stops being visible
+              // must come from what the watch shows.
+              items: () => [...store.values()].filter(access.visible()),
               subscribe: (h: () => void) => {
                 accessHandlers.add(h);
                 return () => accessHandlers.delete(h);

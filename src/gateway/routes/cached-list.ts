@@ -281,7 +281,10 @@ export interface NamespaceWatchSource {
   access?: {
     visible: () => (o: KubeObject) => boolean;
     subscribe: (handler: () => void) => () => void;
-    /** Every namespace now. */
+    /**
+     * Every namespace the new `visible` may select (more is fine): what the watch shows already is
+     * judged again too, so a change costs what the user sees, not every namespace.
+     */
     items: () => Iterable<KubeObject>;
   };
 }
@@ -352,8 +355,12 @@ export function serveNamespaceWatch(
     resolve(200);
   };
   let sink: EventSink | undefined;
+  /** What this watcher shows now, by name: what an access change may take away. */
+  const shown = new Map<string, Namespace>();
   const send = (type: string, o: Namespace) => {
     if (done || !sink) return;
+    if (type === "DELETED") shown.delete(o.metadata.name);
+    else shown.set(o.metadata.name, o);
     sink.write(encode(type, o));
     if (sink.buffered > MAX_BUFFERED) finish();
   };
@@ -377,11 +384,12 @@ export function serveNamespaceWatch(
   const unfollow = source.access?.subscribe(() => {
     if (done || !source.access) return;
     const now = selection(source.access.visible(), sel);
-    const before = selected;
     selected = now;
+    const candidates = new Map(shown);
+    for (const o of source.access.items() as Iterable<Namespace>) candidates.set(o.metadata.name, o);
     const changed: [string, Namespace][] = [];
-    for (const o of source.access.items() as Iterable<Namespace>) {
-      const was = before(o);
+    for (const [name, o] of candidates) {
+      const was = shown.has(name);
       const is = now(o);
       if (was !== is) changed.push([is ? "ADDED" : "DELETED", o]);
     }

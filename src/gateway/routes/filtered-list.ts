@@ -21,7 +21,8 @@ export const filteredList = filteredRoute({
     if (kind.heldByIndex) {
       // The informer already holds every namespace: filter memory instead of listing them all upstream
       // (issue #9). Undefined when only the apiserver can answer exactly (pages, exact RVs, ...).
-      const cached = cachedNamespaceList(t.index.namespaceSnapshot(), visible, query, headers.forward.accept);
+      const snapshot = t.index.visibleNamespaceSnapshot(user);
+      const cached = cachedNamespaceList(snapshot, visible, query, headers.forward.accept);
       if (cached) return sendJson(ctx.res, 200, cached.body, cached.contentType);
     }
     const answer =

@@ -20,14 +20,15 @@ export const filteredWatch = filteredRoute({
     if (kind.heldByIndex) {
       const served = serveNamespaceWatch(
         {
-          snapshot: t.index.namespaceSnapshot(),
+          // The current state a watch starts with: only what this user may see.
+          snapshot: t.index.visibleNamespaceSnapshot(user),
           resourceVersion: () => t.index.namespaceSnapshot().resourceVersion,
           subscribe: (handler) => t.index.onNamespaceEvent(handler),
           access: {
             visible: () => t.index.visibility(user, kind, "List").visible,
             // Namespace events are judged one by one below; only grant changes need a new look at all.
             subscribe: (handler) => t.index.onAccessChange(handler, { grantsOnly: true }),
-            items: () => t.index.namespaceSnapshot().items,
+            items: () => t.index.visibleNamespaceSnapshot(user).items,
           },
         },
         visible,

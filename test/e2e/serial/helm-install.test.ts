@@ -4,7 +4,6 @@
 // uninstall removes what was installed. Serial, with a cluster of its own: the release registers the
 // cluster-wide APIService and webhook, and one node runs per machine.
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -14,7 +13,7 @@ import { fileURLToPath } from "node:url";
 import { ensureClientBinaries } from "../../../src/devcluster/build.ts";
 import { down, up } from "../../../src/devcluster/cluster.ts";
 import { buildKubegateImage, kubegateImageRef } from "../../../src/devcluster/kubegate-image.ts";
-import { nodeUnsupported, readNodeInfo } from "../../../src/devcluster/node.ts";
+import { importImage, nodeUnsupported } from "../../../src/devcluster/node.ts";
 import { createCA, createClientCert } from "../../../src/pki/certificates.ts";
 import { inlineKubeconfig } from "../../support/kubeconfig.ts";
 import { kubectl, ok, run } from "../run.ts";
@@ -34,13 +33,7 @@ describe("helm install of the chart on a real node", { skip: nodeUnsupported() ?
       run(helm, ["--kubeconfig", cluster.adminKubeconfig, ...a], { timeoutMs: 240_000 });
     try {
       const image = await buildKubegateImage(REPO, join(dir, "kubegate.tar"));
-      const node = await readNodeInfo(dir);
-      const imported = spawnSync(
-        "ctr",
-        ["--address", node?.containerdSocket ?? "", "-n", "k8s.io", "images", "import", image.path],
-        { encoding: "utf8" },
-      );
-      assert.equal(imported.status, 0, imported.stderr);
+      await importImage(dir, image.path);
       const usersCa = await createCA("helm-users");
       const usersCaFile = join(dir, "users-ca.crt");
       await writeFile(usersCaFile, usersCa.certPem);

@@ -14,7 +14,7 @@ import { fileURLToPath } from "node:url";
 import { DEMO_OBJECTS } from "../../../src/dev/demo.ts";
 import { down, up } from "../../../src/devcluster/cluster.ts";
 import { buildKubegateImage, kubegateImageRef } from "../../../src/devcluster/kubegate-image.ts";
-import { nodeUnsupported, readNodeInfo } from "../../../src/devcluster/node.ts";
+import { importImage, nodeUnsupported } from "../../../src/devcluster/node.ts";
 import { createClientCert, loadCA } from "../../../src/pki/certificates.ts";
 import { inlineKubeconfig } from "../../support/kubeconfig.ts";
 import { defaultServiceAccount, kubectl, kubegate, ok, run } from "../run.ts";
@@ -100,15 +100,7 @@ describe("kubegate in the cluster, from its own image and manifests", {
     const admin = (...a: string[]) => kubectl(cluster.adminKubeconfig, ...a);
     try {
       const image = await buildKubegateImage(REPO, join(dir, "kubegate.tar"));
-      const node = await readNodeInfo(dir);
-      const imported = spawnSync(
-        "ctr",
-        ["--address", node?.containerdSocket ?? "", "-n", "k8s.io", "images", "import", image.path],
-        {
-          encoding: "utf8",
-        },
-      );
-      assert.equal(imported.status, 0, imported.stderr);
+      await importImage(dir, image.path);
 
       const m = join(dir, "manifests");
       await ok(
