@@ -6,12 +6,12 @@
 //   - port-forward throughput: bytes sent through `kubectl port-forward` to an echo server in the pod
 //     (busybox nc running cat), counted as they come back, WebSocket and SPDY.
 // The direct user and the gateway's user are in the same one group, so RBAC costs the same.
-import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { connect } from "node:net";
 import { readNodeInfo } from "../../src/devcluster/node.ts";
 import { kubectl, ok, run } from "../../test/e2e/run.ts";
 import { makeUserKubeconfig } from "../../test/e2e/users.ts";
+import { kubectlProcess } from "../../test/support/kubectl-process.ts";
 import { startBenchGateway } from "../gateway.ts";
 import { type Row, ratioOf, type WorkloadResult } from "../result.ts";
 import { READERS_GROUP } from "../setup.ts";
@@ -56,56 +56,22 @@ const PROTOCOLS = {
 } as const;
 type Protocol = keyof typeof PROTOCOLS;
 
-/** A long-running kubectl whose output the workload waits on. */
-function kubectlProcess(kubeconfig: string, protocol: Protocol, args: string[]) {
-  const child: ChildProcess = spawn("kubectl", ["--kubeconfig", kubeconfig, "-n", NS, ...args], {
+/** A long-running kubectl in the workload's namespace, over one protocol. */
+const kubectlIn = (kubeconfig: string, protocol: Protocol, args: string[]) =>
+  kubectlProcess(["--kubeconfig", kubeconfig, "-n", NS, ...args], {
     env: { ...process.env, ...PROTOCOLS[protocol] },
-    stdio: ["pipe", "pipe", "pipe"],
+    stdin: true,
   });
-  let out = "";
-  const listeners = new Set<() => void>();
-  const onData = (d: Buffer) => {
-    out += d.toString();
-    for (const l of listeners) l();
-  };
-  child.stdout?.on("data", onData);
-  child.stderr?.on("data", onData);
-  return {
-    child,
-    /** Resolves once the output (since the last take) matches, then forgets what it read. */
-    take(pattern: RegExp, timeoutMs = 20_000): Promise<RegExpMatchArray> {
-      return new Promise((resolve, reject) => {
-        const check = () => {
-          const m = pattern.exec(out);
-          if (!m) return;
-          out = out.slice((m.index ?? 0) + m[0].length);
-          listeners.delete(check);
-          clearTimeout(timer);
-          resolve(m);
-        };
-        const timer = setTimeout(() => {
-          listeners.delete(check);
-          reject(
-            new Error(`kubectl ${args.join(" ")}: no ${pattern} in ${timeoutMs} ms: ${out.slice(-500)}`),
-          );
-        }, timeoutMs);
-        listeners.add(check);
-        check();
-      });
-    },
-    stop: () => child.kill(),
-  };
-}
 
 /** Round trips of one short line through `kubectl exec -i -- cat`, in ms. */
 async function execRoundTrips(kubeconfig: string, protocol: Protocol, rounds: number): Promise<number[]> {
-  const p = kubectlProcess(kubeconfig, protocol, ["exec", "-i", "echo", "--", "cat"]);
+  const p = kubectlIn(kubeconfig, protocol, ["exec", "-i", "echo", "--", "cat"]);
   try {
     const samples: number[] = [];
     for (let i = -20; i < rounds; i++) {
       const line = `line-${i}\n`;
       const started = performance.now();
-      p.child.stdin?.write(line);
+      p.write(line);
       await p.take(new RegExp(`${line}`));
       if (i >= 0) samples.push(performance.now() - started);
     }
@@ -132,7 +98,7 @@ async function execRuns(kubeconfig: string, protocol: Protocol, runs: number): P
 
 /** MB/s of `megabytes` sent through a port-forward and read back from the pod's echo server. */
 async function forwardThroughput(kubeconfig: string, protocol: Protocol, megabytes: number): Promise<number> {
-  const p = kubectlProcess(kubeconfig, protocol, ["port-forward", "pod/echo", ":9000"]);
+  const p = kubectlIn(kubeconfig, protocol, ["port-forward", "pod/echo", ":9000"]);
   try {
     const port = Number((await p.take(/Forwarding from 127\.0\.0\.1:(\d+)/))[1]);
     const socket = connect(port, "127.0.0.1");

@@ -4,7 +4,6 @@
 // open idle and under traffic past a minute, and that SIGTERM cuts. A user who may read pods but not
 // exec into them, and another tenant, get the apiserver's refusal, and the audit log has it.
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
 import { connect, type Socket } from "node:net";
@@ -18,6 +17,7 @@ import { importImage } from "../../src/devcluster/node.ts";
 import { useCluster, wantNode } from "../cluster/harness.ts";
 import { startGatewayProcess, startKubegate } from "../support/gateway-process.ts";
 import { rawRequest } from "../support/https-client.ts";
+import { kubectlProcess } from "../support/kubectl-process.ts";
 import { gatewayArgs, gatewayUser, prepareGatewayEnv, readText } from "./gateway-env.ts";
 import { kubectl, kubegate, ok, run } from "./run.ts";
 
@@ -46,43 +46,6 @@ const SLEEPER = {
   imagePullPolicy: "Never",
   command: ["sleep", "3600"],
 };
-
-/**
- * Output of a long-running kubectl as it comes, until it shows what is waited for; with `stdin`, what
- * the test writes is its input.
- */
-function streaming(args: string[], env: NodeJS.ProcessEnv = process.env, stdin = false) {
-  const child: ChildProcess = spawn("kubectl", args, {
-    env,
-    stdio: [stdin ? "pipe" : "ignore", "pipe", "pipe"],
-  });
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  let out = "";
-  child.stdout?.on("data", (d) => {
-    out += d;
-  });
-  child.stderr?.on("data", (d) => {
-    out += d;
-  });
-  return {
-    get out() {
-      return out;
-    },
-    async until(pattern: RegExp, timeoutMs = 20_000): Promise<RegExpMatchArray> {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const m = pattern.exec(out);
-        if (m) return m;
-        if (Date.now() > deadline || child.exitCode !== null)
-          assert.fail(`kubectl ${args.join(" ")}: no ${pattern} in:\n${out}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    },
-    write: (text: string) => child.stdin?.write(text),
-    exited,
-    stop: () => child.kill(),
-  };
-}
 
 /** A TCP connection to a local port that hands back exactly `n` bytes read from it. */
 async function tcp(
@@ -291,7 +254,7 @@ describe("a real node through the gateway: exec, attach, port-forward, logs, cp"
     const logs = await ok(as(alice, "logs", "web"));
     assert.match(logs, /^started\ntick 0\n/);
     const last = Number(/tick (\d+)\n$/.exec(logs)?.[1]);
-    const follow = streaming(["--kubeconfig", alice, "-n", NS, "logs", "-f", "web"]);
+    const follow = kubectlProcess(["--kubeconfig", alice, "-n", NS, "logs", "-f", "web"]);
     try {
       await follow.until(new RegExp(`tick ${last + 3}\\n`));
     } finally {
@@ -300,7 +263,7 @@ describe("a real node through the gateway: exec, attach, port-forward, logs, cp"
   });
 
   it("kubectl attach shows the main process's output as it runs", async () => {
-    const attach = streaming(["--kubeconfig", alice, "-n", NS, "attach", "web", "-c", "main"]);
+    const attach = kubectlProcess(["--kubeconfig", alice, "-n", NS, "attach", "web", "-c", "main"]);
     try {
       const first = Number((await attach.until(/tick (\d+)/))[1]);
       await attach.until(new RegExp(`tick ${first + 2}`));
@@ -311,7 +274,9 @@ describe("a real node through the gateway: exec, attach, port-forward, logs, cp"
 
   it("kubectl port-forward reaches the pod's port, over WebSocket and over SPDY", async () => {
     for (const env of [WEBSOCKETS, SPDY]) {
-      const pf = streaming(["--kubeconfig", alice, "-n", NS, "port-forward", "pod/web", ":8080"], env);
+      const pf = kubectlProcess(["--kubeconfig", alice, "-n", NS, "port-forward", "pod/web", ":8080"], {
+        env: env,
+      });
       try {
         const port = (await pf.until(/Forwarding from 127\.0\.0\.1:(\d+)/))[1];
         const res = await fetch(`http://127.0.0.1:${port}/`);
@@ -325,7 +290,9 @@ describe("a real node through the gateway: exec, attach, port-forward, logs, cp"
 
   it("kubectl port-forward carries a megabyte each way, byte for byte, over WebSocket and over SPDY", async () => {
     for (const env of [WEBSOCKETS, SPDY]) {
-      const pf = streaming(["--kubeconfig", alice, "-n", NS, "port-forward", "pod/web", ":9000"], env);
+      const pf = kubectlProcess(["--kubeconfig", alice, "-n", NS, "port-forward", "pod/web", ":9000"], {
+        env: env,
+      });
       try {
         const port = (await pf.until(/Forwarding from 127\.0\.0\.1:(\d+)/))[1] as string;
         // The pod's nc runs cat on the connection: what goes up comes back down.
@@ -341,18 +308,17 @@ describe("a real node through the gateway: exec, attach, port-forward, logs, cp"
   });
 
   it("tunnels stay open past a minute, idle and under traffic (exec and port-forward)", async () => {
-    const exec = streaming(
-      ["--kubeconfig", alice, "-n", NS, "exec", "-i", "web", "--", "cat"],
-      WEBSOCKETS,
-      true,
-    );
-    const idleForward = streaming(
+    const exec = kubectlProcess(["--kubeconfig", alice, "-n", NS, "exec", "-i", "web", "--", "cat"], {
+      env: WEBSOCKETS,
+      stdin: true,
+    });
+    const idleForward = kubectlProcess(
       ["--kubeconfig", alice, "-n", NS, "port-forward", "pod/web", ":9000"],
-      WEBSOCKETS,
+      { env: WEBSOCKETS },
     );
-    const busyForward = streaming(
+    const busyForward = kubectlProcess(
       ["--kubeconfig", alice, "-n", NS, "port-forward", "pod/web", ":9000"],
-      SPDY,
+      { env: SPDY },
     );
     try {
       exec.write("first\n");
@@ -386,12 +352,13 @@ describe("a real node through the gateway: exec, attach, port-forward, logs, cp"
   it("SIGTERM cuts open tunnels at once, then the gateway exits 0", async (t) => {
     const gateway = await startGatewayProcess(gatewayArgs(env, ["--shutdown-grace", "20s"]));
     const user = await gatewayUser(env, gateway.url, `${NS}-sigterm`, [`${NS}-team`]);
-    const exec = streaming(
-      ["--kubeconfig", user, "-n", NS, "exec", "-i", "web", "--", "cat"],
-      WEBSOCKETS,
-      true,
-    );
-    const forward = streaming(["--kubeconfig", user, "-n", NS, "port-forward", "pod/web", ":9000"], SPDY);
+    const exec = kubectlProcess(["--kubeconfig", user, "-n", NS, "exec", "-i", "web", "--", "cat"], {
+      env: WEBSOCKETS,
+      stdin: true,
+    });
+    const forward = kubectlProcess(["--kubeconfig", user, "-n", NS, "port-forward", "pod/web", ":9000"], {
+      env: SPDY,
+    });
     try {
       exec.write("ping\n");
       await exec.until(/ping\n/);
