@@ -11,7 +11,7 @@ import { after, before, describe, it } from "node:test";
 import { ensureClientBinaries } from "../../src/devcluster/build.ts";
 import { startGatewayProcess } from "../support/gateway-process.ts";
 import { applyYaml, gatewayArgs, gatewayUser, prepareTenancyEnv } from "./gateway-env.ts";
-import { defaultServiceAccount, ok, run } from "./run.ts";
+import { gatedPod, ok, run } from "./run.ts";
 
 const { cluster, env, admin } = await prepareTenancyEnv();
 const PYTHON = "/usr/bin/python3";
@@ -60,24 +60,7 @@ metadata: { name: marker, namespace: ${ns} }
   .join("\n")}
 `,
 );
-for (const ns of ["cc-a", "cc-b", "cc-rival-a"]) {
-  // A pod needs its namespace's default service account (the controller manager's, when there is one).
-  await defaultServiceAccount(cluster.adminKubeconfig, ns);
-  await ok(
-    run("kubectl", ["--kubeconfig", cluster.adminKubeconfig, "apply", "-f", "-"], {
-      // Never scheduled: only listed.
-      input: JSON.stringify({
-        apiVersion: "v1",
-        kind: "Pod",
-        metadata: { name: "p", namespace: ns },
-        spec: {
-          schedulingGates: [{ name: "kubegate.dev/e2e" }],
-          containers: [{ name: "c", image: "docker.io/library/busybox:1.35", imagePullPolicy: "Never" }],
-        },
-      }),
-    }),
-  );
-}
+for (const ns of ["cc-a", "cc-b", "cc-rival-a"]) await gatedPod(cluster.adminKubeconfig, ns, "p");
 
 const gateway = await startGatewayProcess(gatewayArgs(env, ["--tenancy"]));
 const alice = await gatewayUser(env, gateway.url, "cc-alice");
