@@ -93,13 +93,18 @@ export async function ensureNodeBinaries(options: BuildOptions = {}): Promise<No
   };
 }
 
-/** The clients the e2e suite drives (helm, Dex as the identity provider), built like the cluster's programs and cached beside them. */
+/** The clients the e2e suite drives (helm, k9s, Dex as the identity provider), built like the cluster's programs and cached beside them. */
 export async function ensureClientBinaries(
   options: BuildOptions = {},
-): Promise<{ helm: string; informers: string; dex: string }> {
+): Promise<{ helm: string; informers: string; dex: string; k9s: string }> {
   await buildMissing(options, "clients");
   const bin = join(options.cache ?? cacheDir(), "bin");
-  return { helm: join(bin, "helm"), informers: join(bin, "kubegate-e2e-informers"), dex: join(bin, "dex") };
+  return {
+    helm: join(bin, "helm"),
+    informers: join(bin, "kubegate-e2e-informers"),
+    dex: join(bin, "dex"),
+    k9s: join(bin, "k9s"),
+  };
 }
 
 const PAUSE_SOURCE = (cache: string, version: string) =>

@@ -20,6 +20,8 @@ export const HELM_VERSION = "v4.3.2";
  * /v2 module path, so Go only knows the release by the pseudo-version of its commit, which go.mod pins.
  */
 export const DEX_VERSION = "v2.45.1";
+/** The k9s the e2e suite drives headless in tmux (build-tools/k9s/go.mod pins it). */
+export const K9S_VERSION = "v0.50.16";
 
 const [major, minor] = KUBERNETES_VERSION.slice(1).split(".");
 const versionPkg = "k8s.io/component-base/version";
@@ -100,6 +102,15 @@ export const BINARIES = [
     role: "clients",
     // A module of its own: Dex's dependencies (grpc, cloud SDKs) must not move helm's.
     module: "dex",
+  },
+  {
+    name: "k9s",
+    pkg: "github.com/derailed/k9s",
+    version: K9S_VERSION,
+    ldflags: [`-X github.com/derailed/k9s/cmd.version=${K9S_VERSION}`],
+    role: "clients",
+    // Its own module: k9s pins helm v3 and older k8s.io modules than helm v4 does.
+    module: "k9s",
   },
   {
     name: "kubegate-e2e-informers",
