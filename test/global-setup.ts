@@ -32,8 +32,8 @@ export async function globalSetup(): Promise<void> {
     say(`# e2e skipped tests: no node in the test cluster (${noNode}): tests that need its node skip`);
   const info = await up({ dir, node: noNode === undefined });
   process.env[CLUSTER_DIR_ENV] = info.dir;
-  // The clients the suite drives (helm, the client-go program): built once here, not by two test
-  // files at once into the same place.
+  // The clients the suite drives (helm, the client-go program, Dex): built once here, not by two
+  // test files at once into the same place.
   await ensureClientBinaries();
 }
 

@@ -4,7 +4,7 @@ import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { delimiter, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { BINARIES } from "./versions.ts";
+import { BINARIES, type BinarySpec } from "./versions.ts";
 
 export class ClusterSetupError extends Error {
   override name = "ClusterSetupError";
@@ -66,8 +66,8 @@ export interface NodeBinaries {
   pause: string;
 }
 
-const ldflagsOf = (b: (typeof BINARIES)[number]) => ["-s", "-w", ...b.ldflags].join(" ");
-const stampOf = (b: (typeof BINARIES)[number]) => `${b.pkg}@${b.version} ${ldflagsOf(b)}`;
+const ldflagsOf = (b: BinarySpec) => ["-s", "-w", ...b.ldflags].join(" ");
+const stampOf = (b: BinarySpec) => `${b.pkg}@${b.version} ${ldflagsOf(b)}`;
 
 /**
  * Returns the paths of kube-apiserver and etcd, building whichever is missing or was built from another
@@ -93,13 +93,18 @@ export async function ensureNodeBinaries(options: BuildOptions = {}): Promise<No
   };
 }
 
-/** The clients the e2e suite drives (helm), built like the cluster's programs and cached beside them. */
+/** The clients the e2e suite drives (helm, k9s, Dex as the identity provider), built like the cluster's programs and cached beside them. */
 export async function ensureClientBinaries(
   options: BuildOptions = {},
-): Promise<{ helm: string; informers: string }> {
+): Promise<{ helm: string; informers: string; dex: string; k9s: string }> {
   await buildMissing(options, "clients");
   const bin = join(options.cache ?? cacheDir(), "bin");
-  return { helm: join(bin, "helm"), informers: join(bin, "kubegate-e2e-informers") };
+  return {
+    helm: join(bin, "helm"),
+    informers: join(bin, "kubegate-e2e-informers"),
+    dex: join(bin, "dex"),
+    k9s: join(bin, "k9s"),
+  };
 }
 
 const PAUSE_SOURCE = (cache: string, version: string) =>
@@ -141,8 +146,14 @@ async function buildMissing(options: BuildOptions, role: "control" | "node" | "c
   }
 }
 
+/** The directory whose go.mod pins a binary's build. */
+function moduleOf(b: BinarySpec, options: BuildOptions): string {
+  if (b.role !== "clients") return options.module ?? BUILD_MODULE;
+  return b.module ? join(CLIENTS_MODULE, b.module) : CLIENTS_MODULE;
+}
+
 async function goBuild(
-  b: (typeof BINARIES)[number],
+  b: BinarySpec,
   target: string,
   cache: string,
   options: BuildOptions,
@@ -161,7 +172,7 @@ async function goBuild(
   const tmp = `${target}.tmp`;
   const args = ["build", `-ldflags=${ldflagsOf(b)}`, "-o", tmp, b.pkg];
   const child = spawn(go, args, {
-    cwd: b.role === "clients" ? CLIENTS_MODULE : (options.module ?? BUILD_MODULE),
+    cwd: moduleOf(b, options),
     env: {
       ...env,
       GOMODCACHE: join(cache, "gomod"),

@@ -82,6 +82,32 @@ describe("discovery", () => {
     assert.equal(calls.length, 6);
   });
 
+  it("the version a resource is served at, namespaced or cluster-scoped, preferred version first", async () => {
+    const d = new Discovery((path) =>
+      Promise.resolve({
+        code: 200,
+        text:
+          path === "/api"
+            ? CORE
+            : GROUPS([
+                {
+                  metadata: { name: "x.example" },
+                  versions: [
+                    { version: "v2", resources: [{ resource: "widgets", scope: "Namespaced" }] },
+                    { version: "v1", resources: [{ resource: "widgets", scope: "Namespaced" }] },
+                  ],
+                },
+              ]),
+      }),
+    );
+    assert.equal(await d.namespacedVersion("", "pods"), "v1");
+    assert.equal(await d.namespacedVersion("x.example", "widgets"), "v2");
+    assert.equal(await d.namespacedVersion("", "nodes"), undefined);
+    assert.equal(await d.clusterScopedVersion("", "nodes"), "v1");
+    assert.equal(await d.clusterScopedVersion("", "pods"), undefined);
+    assert.equal(await d.namespacedVersion("x.example", "gadgets"), undefined);
+  });
+
   it("a failed refresh keeps what it had", async () => {
     let fail = false;
     let now = 0;

@@ -107,11 +107,20 @@ export class Discovery {
    * The first version (discovery lists a group's versions preferred first) at which the cluster serves
    * the resource cluster-scoped, or undefined.
    */
-  async clusterScopedVersion(group: string, resource: string): Promise<string | undefined> {
+  clusterScopedVersion(group: string, resource: string): Promise<string | undefined> {
+    return this.versionServing(group, resource, false);
+  }
+
+  /** The same for a resource the cluster serves in namespaces. */
+  namespacedVersion(group: string, resource: string): Promise<string | undefined> {
+    return this.versionServing(group, resource, true);
+  }
+
+  private async versionServing(group: string, resource: string, namespaced: boolean) {
     if (this.now() - this.loadedAt > this.maxAgeMs) await this.refresh();
     const prefix = `${group}/`;
     for (const [key, r] of this.table) {
-      if (r.namespaced || !key.startsWith(prefix) || !key.endsWith(`/${resource}`)) continue;
+      if (r.namespaced !== namespaced || !key.startsWith(prefix) || !key.endsWith(`/${resource}`)) continue;
       const version = key.slice(prefix.length, -resource.length - 1);
       if (!version.includes("/")) return version;
     }

@@ -1,17 +1,20 @@
 // The clients tenants already use, through kubegate as a tenant (issue #21): none of them written by
 // this project. client-go's shared informers (a Go program built from the pinned client-go, JSON and
-// protobuf), Debian's Python `kubernetes` client, and helm (install, list, list -A, uninstall of a
-// small chart in the tenant's namespace). kubectl is every other file's client. Each one sees exactly
-// the tenant's slice: its namespaces, the pods and objects in them, nothing of the other tenant.
+// protobuf), Debian's Python `kubernetes` client, helm (install, list, list -A, uninstall of a small
+// chart in the tenant's namespace), and k9s run headless in tmux and read off the screen. kubectl is
+// every other file's client. Each one sees exactly the tenant's slice: its namespaces, the pods and
+// objects in them, nothing of the other tenant.
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { ensureClientBinaries } from "../../src/devcluster/build.ts";
 import { startGatewayProcess } from "../support/gateway-process.ts";
+import { hasCommand } from "../support/system-packages.ts";
+import { startTmux } from "../support/tmux.ts";
 import { applyYaml, gatewayArgs, gatewayUser, prepareTenancyEnv } from "./gateway-env.ts";
-import { defaultServiceAccount, ok, run } from "./run.ts";
+import { gatedPod, ok, run } from "./run.ts";
 
 const { cluster, env, admin } = await prepareTenancyEnv();
 const PYTHON = "/usr/bin/python3";
@@ -60,36 +63,20 @@ metadata: { name: marker, namespace: ${ns} }
   .join("\n")}
 `,
 );
-for (const ns of ["cc-a", "cc-b", "cc-rival-a"]) {
-  // A pod needs its namespace's default service account (the controller manager's, when there is one).
-  await defaultServiceAccount(cluster.adminKubeconfig, ns);
-  await ok(
-    run("kubectl", ["--kubeconfig", cluster.adminKubeconfig, "apply", "-f", "-"], {
-      // Never scheduled: only listed.
-      input: JSON.stringify({
-        apiVersion: "v1",
-        kind: "Pod",
-        metadata: { name: "p", namespace: ns },
-        spec: {
-          schedulingGates: [{ name: "kubegate.dev/e2e" }],
-          containers: [{ name: "c", image: "docker.io/library/busybox:1.35", imagePullPolicy: "Never" }],
-        },
-      }),
-    }),
-  );
-}
+for (const ns of ["cc-a", "cc-b", "cc-rival-a"]) await gatedPod(cluster.adminKubeconfig, ns, `pod-${ns}`);
 
 const gateway = await startGatewayProcess(gatewayArgs(env, ["--tenancy"]));
 const alice = await gatewayUser(env, gateway.url, "cc-alice");
 after(() => gateway.stop());
 
-const OWN_PODS = ["cc-a/p", "cc-b/p"];
+const OWN_PODS = ["cc-a/pod-cc-a", "cc-b/pod-cc-b"];
 
 describe("clients tenants use, through the gateway", () => {
   let helm = "";
   let informers = "";
+  let k9s = "";
   before(async () => {
-    ({ helm, informers } = await ensureClientBinaries({
+    ({ helm, informers, k9s } = await ensureClientBinaries({
       log: (l) => process.stderr.write(`# clients: ${l}\n`),
     }));
     // The gateway's index has the Tenants and namespaces a moment after it starts.
@@ -235,4 +222,60 @@ spec:
     await ok(h("uninstall", "demo", "-n", "cc-a", "--wait"));
     assert.notEqual((await admin("get", "configmap", "demo-settings", "-n", "cc-a")).code, 0);
   });
+
+  it("kubectl auth can-i list pods -A: yes for the tenant (the gateway's merged view), no for a user of no tenant", async () => {
+    const nobody = await gatewayUser(env, gateway.url, "cc-nobody");
+    const can = async (kubeconfig: string, verb: string) =>
+      (await run("kubectl", ["--kubeconfig", kubeconfig, "auth", "can-i", verb, "pods", "-A"])).stdout.trim();
+    assert.equal(await can(alice, "list"), "yes");
+    assert.equal(await can(alice, "watch"), "yes");
+    assert.equal(await can(alice, "delete"), "no");
+    assert.equal(await can(nobody, "list"), "no");
+  });
+
+  it("k9s, headless in tmux: the tenant's pods in all its namespaces, then its namespaces, no error", {
+    skip: hasCommand("tmux") ? false : "tmux missing: apt-get install tmux",
+  }, async () => {
+    // Its own HOME and XDG directories: k9s writes config, state, logs and a discovery cache.
+    const home = await mkdtemp(join(env.dir, "k9s-home-"));
+    await mkdir(join(home, "config", "k9s"), { recursive: true });
+    // No release check: nothing but the gateway is reachable, and its failure is only noise in the log.
+    await writeFile(join(home, "config", "k9s", "config.yaml"), "k9s:\n  skipLatestRevCheck: true\n");
+    const session = await startTmux({
+      command: [k9s, "--kubeconfig", alice, "--readonly", "--headless", "--logoless", "-A", "-c", "pods"],
+      env: {
+        PATH: process.env.PATH,
+        HOME: home,
+        ...Object.fromEntries(
+          ["CONFIG", "DATA", "STATE", "CACHE"].map((d) => [`XDG_${d}_HOME`, join(home, d.toLowerCase())]),
+        ),
+      },
+    });
+    try {
+      const mine = ["pod-cc-a", "pod-cc-b"];
+      const pods = await session.waitFor(
+        (screen) => mine.every((p) => screen.includes(p)),
+        "the tenant's pods",
+      );
+      assertCleanScreen(pods);
+      await session.sendKeys(":");
+      await session.sendKeys("-l", "ns");
+      await session.sendKeys("Enter");
+      const namespaces = await session.waitFor(
+        (screen) => /namespaces/i.test(screen) && !screen.includes("pod-cc-a") && screen.includes("cc-b"),
+        "the tenant's namespaces",
+      );
+      assertCleanScreen(namespaces);
+      for (const ns of ["cc-a", "cc-b"]) assert.match(namespaces, new RegExp(`\\b${ns}\\b`));
+      for (const ns of ["default", "kube-system"]) assert.doesNotMatch(namespaces, new RegExp(`\\b${ns}\\b`));
+    } finally {
+      await session.stop();
+    }
+  });
 });
+
+/** Nothing of the other tenant, and none of the error banners k9s flashes when a call fails. */
+function assertCleanScreen(screen: string): void {
+  assert.doesNotMatch(screen, /cc-rival/, screen);
+  assert.doesNotMatch(screen, /boom|error|forbidden|denied|unauthorized/i, screen);
+}

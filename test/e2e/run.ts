@@ -63,3 +63,24 @@ export async function defaultServiceAccount(kubeconfig: string, namespace: strin
   if (r.code !== 0 && !/already exists/.test(r.stderr))
     throw new Error(`command failed (${r.code}): ${r.stderr}`);
 }
+
+/**
+ * A pod held by a scheduling gate, so that it is only ever listed: no node runs it, with or without one
+ * in the cluster. Creates the namespace's default ServiceAccount first, which a pod needs.
+ */
+export async function gatedPod(kubeconfig: string, namespace: string, name: string): Promise<void> {
+  await defaultServiceAccount(kubeconfig, namespace);
+  await ok(
+    run("kubectl", ["--kubeconfig", kubeconfig, "apply", "-f", "-"], {
+      input: JSON.stringify({
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: { name, namespace },
+        spec: {
+          schedulingGates: [{ name: "kubegate.dev/e2e" }],
+          containers: [{ name: "c", image: "docker.io/library/busybox:1.35", imagePullPolicy: "Never" }],
+        },
+      }),
+    }),
+  );
+}

@@ -128,8 +128,8 @@ export interface FakeTenancy {
   grants?: Operation[];
   /** Which objects the user may see, by name. */
   visible?: (o: KubeObject) => boolean;
-  /** Whether the user's own RBAC allows a verb (on the kind, or a named object). */
-  rbac?: (verb: string, name: string | undefined) => boolean;
+  /** Whether the user's own RBAC allows a verb (on the kind, or a named object; in a namespace). */
+  rbac?: (verb: string, name: string | undefined, namespace?: string) => boolean;
   owned?: string[];
   ignoredUsers?: string[];
   namespaces?: KubeObject[];
@@ -196,13 +196,26 @@ export function fakeTenancy(f: FakeTenancy = {}): TenancyContext {
   return {
     index: index as unknown as TenancyIndex,
     reviews: {
-      subjectAccessReview: (_u: UserInfo, a: { resource: { verb: string; name?: string } }) =>
-        Promise.resolve({ allowed: f.rbac?.(a.resource.verb, a.resource.name) ?? false }),
+      subjectAccessReview: (
+        _u: UserInfo,
+        a: { resource: { verb: string; name?: string; namespace?: string } },
+      ) =>
+        Promise.resolve({
+          allowed: f.rbac?.(a.resource.verb, a.resource.name, a.resource.namespace) ?? false,
+        }),
     } as unknown as TenancyContext["reviews"],
     ignoredUsers: new Set(f.ignoredUsers ?? []),
     ignoredGroups: new Set(),
     tokens: new ContinueTokens("test key"),
     discovery: {
+      namespacedVersion: (group: string, resource: string) =>
+        Promise.resolve(
+          Object.entries(resources)
+            .find(
+              ([k, namespaced]) => namespaced && k.startsWith(`${group}/`) && k.endsWith(`/${resource}`),
+            )?.[0]
+            .split("/")[1],
+        ),
       resource: (group: string, version: string, resource: string) => {
         const namespaced = resources[`${group}/${version}/${resource}`];
         return Promise.resolve(

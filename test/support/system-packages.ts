@@ -19,6 +19,8 @@ export const SYSTEM_COMMANDS: Readonly<Record<string, string>> = {
   busybox: "busybox-static",
   // The Python client of the clients' compatibility suite (test/e2e/clients.test.ts), for Debian's python3.
   "/usr/lib/python3/dist-packages/kubernetes/__init__.py": "python3-kubernetes",
+  // The terminal k9s runs in, headless, for the same suite.
+  tmux: "tmux",
 };
 
 /** Debian's CNI plugins live in /usr/lib/cni, not on PATH. */

@@ -1,6 +1,7 @@
 // `kubectl auth can-i` through the gateway. The apiserver only knows the user's RBAC; the gateway adds
 // what the tenancy model grants (list/get/watch for List, update/patch for Update, delete for Delete
-// on the filtered kinds, create for namespaces by tenant owners). The review always goes to the
+// on the filtered kinds, create for namespaces by tenant owners, list/watch of a namespaced kind in all
+// namespaces when the merged view would show some). The review always goes to the
 // apiserver first, impersonated, which also decodes whatever encoding kubectl used; the gateway then
 // only ever turns a "no" into a "yes" it can back, and leaves every other answer untouched.
 import type { UserInfo } from "../../authn/user.ts";
@@ -15,6 +16,7 @@ const REVIEWS = "authorization.k8s.io";
 
 interface ResourceAttributes {
   verb?: string;
+  namespace?: string;
   group?: string;
   version?: string;
   resource?: string;
@@ -60,6 +62,38 @@ async function grantReason(r: TenantRequest, a: ResourceAttributes): Promise<str
   if (tenants.length === 0) return undefined;
   if (a.name && !(await objectVisible(r, kind, op, a.name))) return undefined;
   return `kubegate: ${kind.kind} ${op} granted by tenant ${tenants.map((x) => x.name).join(", ")}`;
+}
+
+/**
+ * A list or watch of a namespaced kind in all namespaces, which k9s asks about before its `-A` views.
+ * The gateway serves those from the namespaces the user sees, each read as the user (all-namespaces.ts),
+ * so the answer is the merged view's: yes when RBAC lets the user do it in at least one of them.
+ */
+async function allNamespacesReason(r: TenantRequest, a: ResourceAttributes): Promise<string | undefined> {
+  const { verb, namespace, name } = a;
+  if ((verb !== "list" && verb !== "watch") || namespace || name || a.subresource) return undefined;
+  const group = a.group ?? "";
+  const resource = a.resource ?? "";
+  if (!resource || resource === "*" || filteredKind(group, resource)) return undefined;
+  const { discovery, index, reviews, fanOutConcurrency } = r.tenancy;
+  const version = a.version || (await discovery.namespacedVersion(group, resource));
+  const served = version ? await discovery.resource(group, version, resource) : undefined;
+  if (!served?.namespaced || !served.verbs.includes(verb)) return undefined;
+  const namespaces = index.visibleNamespaces(r.user);
+  // A few reviews at a time (cached by Reviews), stopping at the first namespace that allows it.
+  const step = Math.max(1, fanOutConcurrency);
+  for (let i = 0; i < namespaces.length; i += step) {
+    const batch = namespaces.slice(i, i + step);
+    const decisions = await Promise.all(
+      batch.map((ns) =>
+        reviews.subjectAccessReview(r.user, { resource: { verb, group, resource, namespace: ns } }),
+      ),
+    );
+    const at = decisions.findIndex((d) => d.allowed);
+    if (at >= 0)
+      return `kubegate: ${resource} ${verb} in all namespaces, served from the user's (${batch[at]} allows it)`;
+  }
+  return undefined;
 }
 
 /**
@@ -147,7 +181,7 @@ export const accessReviews = tenancyRoute({
     }
     const attributes = review.spec?.resourceAttributes;
     if (review.status?.allowed || review.status?.denied || !attributes) return sendAnswer(r.res, answer);
-    const reason = await grantReason(r, attributes);
+    const reason = (await grantReason(r, attributes)) ?? (await allNamespacesReason(r, attributes));
     if (!reason) return sendAnswer(r.res, answer);
     review.status = { allowed: true, reason };
     return sendJson(r.res, answer.code, review);
