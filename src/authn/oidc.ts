@@ -36,6 +36,11 @@ export interface OidcOptions {
   issuerUrl: string;
   /** Must be one of the token's `aud`. */
   clientId: string;
+  /**
+   * More audiences besides clientId: the token must carry at least one of them (the
+   * AuthenticationConfiguration's audienceMatchPolicy MatchAny).
+   */
+  extraAudiences?: string[];
   /** Claim holding the user name; default "preferred_username". */
   usernameClaim?: string;
   /** Prepended to every user name; default none. "-" also means none, as in kube-apiserver. */
@@ -46,6 +51,10 @@ export interface OidcOptions {
   groupsPrefix?: string;
   /** PEM CA bundle trusted for the issuer's TLS (discovery and JWKS); otherwise the default and system CAs. */
   caFile?: string;
+  /** The same, inline (an AuthenticationConfiguration's certificateAuthority); not with caFile. */
+  caPem?: string;
+  /** Claim holding the user's uid (a string); no uid when unset. */
+  uidClaim?: string;
   /** Claims that must be present with exactly these string values. */
   requiredClaims?: Record<string, string>;
   /** Accepted JWS algorithms: asymmetric only; default {@link DEFAULT_SIGNING_ALGS}. */
@@ -116,10 +125,12 @@ interface CachedUser {
 interface ResolvedOptions {
   issuerUrl: string;
   clientId: string;
+  audiences: string[];
   usernameClaim: string;
   usernamePrefix: string;
   groupsClaim: string | undefined;
   groupsPrefix: string;
+  uidClaim: string | undefined;
   requiredClaims: [string, string][];
   signingAlgs: string[];
   clockToleranceSec: number;
@@ -158,7 +169,12 @@ export class OidcAuthenticator {
   /** Validates the options (throwing a KubegateError that says what is wrong); does not contact the issuer. */
   static async create(options: OidcOptions): Promise<OidcAuthenticator> {
     const resolved = resolveOptions(options);
-    const ca = options.caFile === undefined ? defaultCAs() : await readCAFile(options.caFile);
+    const ca =
+      options.caPem !== undefined
+        ? pemCertificates(options.caPem, "certificateAuthority")
+        : options.caFile === undefined
+          ? defaultCAs()
+          : await readCAFile(options.caFile);
     return new OidcAuthenticator(resolved, ca);
   }
 
@@ -202,7 +218,7 @@ export class OidcAuthenticator {
     const keys = await this.jwks();
     const options: JWTVerifyOptions = {
       issuer: this.o.issuerUrl,
-      audience: this.o.clientId,
+      audience: this.o.audiences,
       algorithms: this.o.signingAlgs,
       clockTolerance: this.o.clockToleranceSec,
       requiredClaims: ["exp"],
@@ -275,9 +291,19 @@ export class OidcAuthenticator {
     }
     return {
       name: this.o.usernamePrefix + username,
+      ...this.uidOf(claims),
       groups: this.groupsOf(claims).map((g) => this.o.groupsPrefix + g),
       extra: {},
     };
+  }
+
+  private uidOf(claims: JWTPayload): { uid?: string } {
+    const claim = this.o.uidClaim;
+    if (claim === undefined) return {};
+    const uid = claims[claim];
+    if (typeof uid !== "string" || uid === "")
+      throw new Rejection(`uid claim "${claim}" is not a non-empty string`);
+    return { uid };
   }
 
   private groupsOf(claims: JWTPayload): string[] {
@@ -443,7 +469,9 @@ export class OidcAuthenticator {
 
 function userResult(user: UserInfo): AuthnResult {
   // A copy, so that no caller can change what the cache hands out next time.
-  return { kind: "user", method: "oidc", user: { name: user.name, groups: [...user.groups], extra: {} } };
+  const copy: UserInfo = { name: user.name, groups: [...user.groups], extra: {} };
+  if (user.uid !== undefined) copy.uid = user.uid;
+  return { kind: "user", method: "oidc", user: copy };
 }
 
 async function verifyWithAny(
@@ -487,7 +515,7 @@ function reasonOf(err: unknown, o: ResolvedOptions): string {
       case "iss":
         return `token issuer ${JSON.stringify(payload.iss)} is not "${o.issuerUrl}"`;
       case "aud":
-        return `token audience ${JSON.stringify(payload.aud)} does not include "${o.clientId}"`;
+        return `token audience ${JSON.stringify(payload.aud)} does not include ${o.audiences.map((a) => `"${a}"`).join(" or ")}`;
       case "nbf":
         return `token is not valid yet (nbf ${isoTime(payload.nbf)})`;
       default:
@@ -527,6 +555,9 @@ function resolveOptions(o: OidcOptions): ResolvedOptions {
     bad(`issuerUrl "${o.issuerUrl}" must not have a query or fragment`);
   }
   if (typeof o.clientId !== "string" || o.clientId === "") bad("clientId is required");
+  const audiences = [o.clientId, ...(o.extraAudiences ?? [])];
+  if (audiences.some((a) => typeof a !== "string" || a === "")) bad("audiences must be non-empty strings");
+  if (o.caPem !== undefined && o.caFile !== undefined) bad("caPem and caFile exclude each other");
   const usernameClaim = o.usernameClaim ?? DEFAULT_USERNAME_CLAIM;
   if (typeof usernameClaim !== "string" || usernameClaim === "")
     bad("usernameClaim must be a non-empty string");
@@ -539,6 +570,8 @@ function resolveOptions(o: OidcOptions): ResolvedOptions {
     if (typeof o.groupsPrefix !== "string") bad("groupsPrefix must be a string");
     if (o.groupsClaim === undefined) bad("groupsPrefix needs groupsClaim");
   }
+  if (o.uidClaim !== undefined && (typeof o.uidClaim !== "string" || o.uidClaim === ""))
+    bad("uidClaim must be a non-empty string");
   const requiredClaims = Object.entries(o.requiredClaims ?? {});
   for (const [name, value] of requiredClaims) {
     if (name === "") bad("requiredClaims has an empty claim name");
@@ -568,10 +601,12 @@ function resolveOptions(o: OidcOptions): ResolvedOptions {
   return {
     issuerUrl: o.issuerUrl,
     clientId: o.clientId,
+    audiences: [...new Set(audiences)],
     usernameClaim,
     usernamePrefix,
     groupsClaim: o.groupsClaim,
     groupsPrefix: o.groupsPrefix ?? "",
+    uidClaim: o.uidClaim,
     requiredClaims,
     signingAlgs: [...new Set(signingAlgs)],
     clockToleranceSec,
@@ -598,15 +633,18 @@ async function readCAFile(path: string): Promise<string[]> {
   } catch (err) {
     throw new KubegateError(`OIDC: cannot read caFile "${path}": ${(err as Error).message}`);
   }
+  return pemCertificates(text, `caFile "${path}"`);
+}
+
+/** The PEM certificates of a bundle, each checked to parse; `what` names the bundle in errors. */
+function pemCertificates(text: string, what: string): string[] {
   const pems = text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
-  if (pems.length === 0) throw new KubegateError(`OIDC: caFile "${path}" holds no PEM certificate`);
+  if (pems.length === 0) throw new KubegateError(`OIDC: ${what} holds no PEM certificate`);
   for (const pem of pems) {
     try {
       new X509Certificate(pem);
     } catch (err) {
-      throw new KubegateError(
-        `OIDC: caFile "${path}" holds an unreadable certificate: ${(err as Error).message}`,
-      );
+      throw new KubegateError(`OIDC: ${what} holds an unreadable certificate: ${(err as Error).message}`);
     }
   }
   return pems;

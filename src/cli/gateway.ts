@@ -27,6 +27,7 @@ const schema = z
     oidcGroupsClaim: z.string().min(1).optional(),
     oidcGroupsPrefix: z.string().optional(),
     oidcCaFile: path.optional(),
+    authenticationConfig: path.optional(),
     oidcRequiredClaim: repeated.refine((v) => v.every((c) => /^[^=]+=.*$/.test(c)), {
       message: "must be CLAIM=VALUE",
     }),
@@ -67,7 +68,11 @@ const schema = z
     path: ["frontProxyCert"],
     message: "--front-proxy-cert and --front-proxy-key are used only with --upstream-identity front-proxy",
   })
-  .refine((o) => o.clientCa || o.tokenReview || o.oidcIssuerUrl, {
+  .refine((o) => o.authenticationConfig === undefined || o.oidcIssuerUrl === undefined, {
+    path: ["authenticationConfig"],
+    message: "--authentication-config and the --oidc-* flags exclude each other (as in kube-apiserver)",
+  })
+  .refine((o) => o.clientCa || o.tokenReview || o.oidcIssuerUrl || o.authenticationConfig, {
     path: ["clientCa"],
     message: "no authentication configured: give --client-ca, keep --token-review, or configure OIDC",
   });
@@ -109,6 +114,10 @@ export function gatewayCommand(): Command {
       "prefix added to OIDC groups (recommended: keeps an IdP group from being named system:*)",
     )
     .option("--oidc-ca-file <file>", "CA of the issuer's TLS certificate")
+    .option(
+      "--authentication-config <file>",
+      "kube-apiserver AuthenticationConfiguration file: several OIDC issuers (jwt); reloaded when it changes",
+    )
     .option(
       "--oidc-required-claim <claim=value>",
       "claim that must be present with this value (repeatable)",
@@ -200,8 +209,12 @@ export function gatewayCommand(): Command {
       // Before anything is announced: a signal sent the moment the listening line is read must not kill us.
       const stopSignal = signalled();
       const upstream = loadConnection(o.upstreamKubeconfig, process.env, "--upstream-kubeconfig");
-      const oidc =
-        o.oidcIssuerUrl && o.oidcClientId
+      const oidc = o.authenticationConfig
+        ? await (await import("../authn/authn-config.ts")).ConfiguredIssuers.load(o.authenticationConfig, {
+            reloadMs: o.reloadInterval,
+            log,
+          })
+        : o.oidcIssuerUrl && o.oidcClientId
           ? await (await import("../authn/oidc.ts")).OidcAuthenticator.create({
               issuerUrl: o.oidcIssuerUrl,
               clientId: o.oidcClientId,

@@ -33,6 +33,8 @@ export type ErrorCode =
   | "KUBEGATE_OIDC_BAD_ANSWER"
   // The issuer's discovery document names another issuer than the one configured.
   | "KUBEGATE_OIDC_ISSUER_MISMATCH"
+  // An --authentication-config file that cannot be read, or that kubegate refuses (field named).
+  | "KUBEGATE_AUTHN_CONFIG_INVALID"
   | "KUBEGATE_CONNECT_TIMEOUT"
   | "KUBEGATE_TLS_HANDSHAKE_TIMEOUT"
   // The node agent's network namespace has no lo, or the address it manages is already the node's.
