@@ -9,6 +9,7 @@ import type { RequestInfo } from "../../kube/request-info.ts";
 import { FILTERED_KINDS, type FilteredKind, filteredKind, type Operation } from "../../resources/kinds.ts";
 import { sendAnswer, sendJson } from "../respond.ts";
 import type { TenancyContext, TenantRequest } from "../types.ts";
+import { mergedViewNamespaces } from "./all-namespaces.ts";
 import { filterBody } from "./filter-body.ts";
 import { readBody, tenancyRoute } from "./tenancy.ts";
 
@@ -75,11 +76,13 @@ async function allNamespacesReason(r: TenantRequest, a: ResourceAttributes): Pro
   const group = a.group ?? "";
   const resource = a.resource ?? "";
   if (!resource || resource === "*" || filteredKind(group, resource)) return undefined;
-  const { discovery, index, reviews, fanOutConcurrency } = r.tenancy;
+  const { discovery, reviews, fanOutConcurrency } = r.tenancy;
   const version = a.version || (await discovery.namespacedVersion(group, resource));
-  const served = version ? await discovery.resource(group, version, resource) : undefined;
-  if (!served?.namespaced || !served.verbs.includes(verb)) return undefined;
-  const namespaces = index.visibleNamespaces(r.user);
+  if (!version) return undefined;
+  // The namespaces the all-namespaces routes would read, by the same rule (the apiserver has just
+  // said no cluster-wide, so that question is not asked again).
+  const namespaces = await mergedViewNamespaces(r, { group, version, resource, verb });
+  if (!namespaces) return undefined;
   // A few reviews at a time (cached by Reviews), stopping at the first namespace that allows it.
   const step = Math.max(1, fanOutConcurrency);
   for (let i = 0; i < namespaces.length; i += step) {

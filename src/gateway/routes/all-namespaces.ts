@@ -33,6 +33,20 @@ export function namespacedPath(t: AllNamespacesTarget, namespace: string): strin
 }
 
 /**
+ * The namespaces a merged view of the kind reads, or undefined when there is none to make: the resource
+ * is cluster-scoped, unknown or lacks the verb, or the user sees no namespace.
+ */
+export async function mergedViewNamespaces(
+  ctx: Pick<TenantRequest, "tenancy" | "user">,
+  t: AllNamespacesTarget,
+): Promise<readonly string[] | undefined> {
+  const found = await ctx.tenancy.discovery.resource(t.group, t.version, t.resource);
+  if (!found?.namespaced || !found.verbs.includes(t.verb)) return undefined;
+  const namespaces = ctx.tenancy.index.visibleNamespaces(ctx.user);
+  return namespaces.length === 0 ? undefined : namespaces;
+}
+
+/**
  * The namespaces to answer from, or undefined when the request is not this route's business: the
  * resource is cluster-scoped or unknown (the apiserver answers), the user may list it cluster-wide (the
  * apiserver answers, unfiltered), or the user sees no namespace (the apiserver's 403).
@@ -42,10 +56,8 @@ export async function fanOutNamespaces(
   t: AllNamespacesTarget,
 ): Promise<readonly string[] | undefined> {
   const { tenancy, user } = ctx;
-  const found = await tenancy.discovery.resource(t.group, t.version, t.resource);
-  if (!found?.namespaced || !found.verbs.includes(t.verb)) return undefined;
-  const namespaces = tenancy.index.visibleNamespaces(user);
-  if (namespaces.length === 0) return undefined;
+  const namespaces = await mergedViewNamespaces(ctx, t);
+  if (!namespaces) return undefined;
   const cluster = await tenancy.reviews.subjectAccessReview(user, {
     resource: { verb: t.verb, group: t.group, resource: t.resource },
   });
