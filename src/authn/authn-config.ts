@@ -14,17 +14,15 @@
 // checked.
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
-import { decodeJwt } from "jose";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import type { Logger } from "../observability/logger.ts";
 import { KubegateError } from "../status/errors.ts";
 import type { TokenAuthenticator } from "./authenticate.ts";
-import { OidcAuthenticator, type OidcOptions } from "./oidc.ts";
+import { OidcAuthenticator, type OidcOptions, unverifiedIssuer } from "./oidc.ts";
 import type { AuthnResult } from "./user.ts";
 
 const API_VERSIONS = ["apiserver.config.k8s.io/v1", "apiserver.config.k8s.io/v1beta1"] as const;
-const MAX_TOKEN_LENGTH = 64 * 1024;
 const CEL =
   "CEL expressions are not supported by kubegate yet (the file is refused rather than the rule ignored)";
 
@@ -272,13 +270,8 @@ export class ConfiguredIssuers implements TokenAuthenticator {
   }
 
   private issuerOf(token: string): OidcAuthenticator | undefined {
-    if (typeof token !== "string" || token.length > MAX_TOKEN_LENGTH) return undefined;
-    try {
-      const iss = decodeJwt(token).iss;
-      return typeof iss === "string" ? this.issuers.get(iss) : undefined;
-    } catch {
-      return undefined;
-    }
+    const iss = unverifiedIssuer(token);
+    return iss === undefined ? undefined : this.issuers.get(iss);
   }
 
   claims(token: string): boolean {

@@ -111,6 +111,17 @@ const RETRY_AFTER_MS = 1_000;
 const CACHE_TTL_MS = 60_000;
 const CACHE_MAX_ENTRIES = 4096;
 
+/** The `iss` a JWT claims, read without checking anything: which issuer should verify it. */
+export function unverifiedIssuer(token: string): string | undefined {
+  if (typeof token !== "string" || token.length > MAX_TOKEN_LENGTH) return undefined;
+  try {
+    const iss = decodeJwt(token).iss;
+    return typeof iss === "string" ? iss : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** A verification failure with the reason to report. */
 class Rejection extends Error {}
 
@@ -180,12 +191,7 @@ export class OidcAuthenticator {
 
   /** Cheap check without crypto: is this a JWT whose (unverified) iss is our issuer? */
   claims(token: string): boolean {
-    if (typeof token !== "string" || token.length > MAX_TOKEN_LENGTH) return false;
-    try {
-      return decodeJwt(token).iss === this.o.issuerUrl;
-    } catch {
-      return false;
-    }
+    return unverifiedIssuer(token) === this.o.issuerUrl;
   }
 
   /** A user or a rejection with its reason; never throws. */
