@@ -10,11 +10,11 @@ import { type Row, ratioOf, type WorkloadResult } from "../result.ts";
 import { round } from "../stats.ts";
 import type { Target } from "../tls-client.ts";
 import { type WorkloadContext, watchedPids } from "./context.ts";
+import { TABLE_ACCEPT } from "./tenant-list.ts";
 
 const PODS_TOTAL = 10_000;
 const PODS_PER_VISIBLE = 10;
 const PODS_PER_OTHER = 100;
-const TABLE_ACCEPT = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json";
 /** kubectl get's own query: pages of 500. */
 const PATH = "/api/v1/pods?limit=500";
 

@@ -9,16 +9,15 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { down, up } from "../../src/devcluster/cluster.ts";
 import { rssMb, startBenchGateway } from "../gateway.ts";
 import { adminClient, type KubeCall, pool } from "../kube-client.ts";
-import { measuredLoad, probe } from "../measure.ts";
+import { measuredLoad } from "../measure.ts";
 import { namespaceObject, SEED_LABEL, seedNamespaces, TEAM_LABEL, TENANT_LABEL } from "../namespaces.ts";
 import { type Row, ratioOf, type WorkloadResult } from "../result.ts";
 import { type BenchEnv, prepareBenchEnv } from "../setup.ts";
 import { round } from "../stats.ts";
 import type { Target } from "../tls-client.ts";
 import type { WorkloadContext } from "./context.ts";
+import { TABLE_ACCEPT, TENANT_PATH, untilServed } from "./tenant-list.ts";
 
-const TABLE_ACCEPT = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json";
-const TENANT_PATH = "/api/v1/namespaces";
 /** Namespaces created per second in the churn phase, each an ADDED event the index takes in. */
 const CHURN_PER_SECOND = 50;
 
@@ -32,21 +31,6 @@ interface Phase {
   p50: { json: number; table: number };
 }
 
-/** Polls until the tenant's list is served in full: what a user sees as "the gateway is up". */
-async function firstAnswer(t: Target, expected: number): Promise<void> {
-  const deadline = Date.now() + 300_000;
-  for (;;) {
-    const r = await probe(t.url, TENANT_PATH, t.tls);
-    if (r.status === 200) {
-      const n = (JSON.parse(r.body) as { items: unknown[] }).items.length;
-      if (n !== expected) throw new Error(`tenant list: ${n} namespaces, expected ${expected}`);
-      return;
-    }
-    if (Date.now() > deadline) throw new Error(`tenant list: HTTP ${r.status} ${r.body}`);
-    await sleep(100);
-  }
-}
-
 async function measurePhase(
   ctx: WorkloadContext,
   env: BenchEnv,
@@ -57,7 +41,7 @@ async function measurePhase(
   const gw = await startBenchGateway(env, { tenancy: true });
   try {
     const t: Target = { name: "gateway", url: gw.url, tls: env.users.tenant };
-    await firstAnswer(t, ctx.options.visibleNamespaces);
+    await untilServed(t, TENANT_PATH, ctx.options.visibleNamespaces, [], 100);
     const startupSeconds = (performance.now() - started) / 1000;
     const background = during?.();
     const p50: Phase["p50"] = { json: 0, table: 0 };

@@ -11,17 +11,26 @@ import { round } from "../stats.ts";
 import type { Target } from "../tls-client.ts";
 import { type WorkloadContext, watchedPids } from "./context.ts";
 
-const TABLE_ACCEPT = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json";
+export const TABLE_ACCEPT = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json";
 const SELECTOR_PATH = `/api/v1/namespaces?labelSelector=${TEAM_LABEL}%3D${VISIBLE_TEAM}`;
-const TENANT_PATH = "/api/v1/namespaces";
+export const TENANT_PATH = "/api/v1/namespaces";
 
 function count(body: string): number {
   const parsed = JSON.parse(body) as { items?: unknown[]; rows?: unknown[] };
   return (parsed.items ?? parsed.rows ?? []).length;
 }
 
-/** The gateway answers 503 until its informers have listed 10,000 namespaces; wait for that. */
-async function untilServed(t: Target, path: string, expected: number, headers: [string, string][]) {
+/**
+ * The gateway answers 503 until its informers have listed 10,000 namespaces; wait for that, asking every
+ * `pollMs` (workload 7 times start-up with it).
+ */
+export async function untilServed(
+  t: Target,
+  path: string,
+  expected: number,
+  headers: [string, string][],
+  pollMs = 500,
+) {
   const deadline = Date.now() + 120_000;
   for (;;) {
     const r = await probe(t.url, path, t.tls, headers);
@@ -31,7 +40,7 @@ async function untilServed(t: Target, path: string, expected: number, headers: [
       return;
     }
     if (Date.now() > deadline) throw new Error(`${t.name} ${path}: HTTP ${r.status} ${r.body}`);
-    await sleep(500);
+    await sleep(pollMs);
   }
 }
 
