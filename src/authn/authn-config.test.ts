@@ -64,45 +64,152 @@ describe("parseAuthenticationConfig", () => {
     ]);
   });
 
-  it("refuses every CEL expression, naming its field, rather than ignoring the rule", () => {
+  it("compiles CEL wherever the apiserver takes it, and leaves the replaced claims unset", () => {
+    const [o] = parseAuthenticationConfig(
+      `${HEAD}jwt:${entry("https://a.example", {
+        mappings: `    username: { expression: "'a:' + claims.sub" }
+    groups: { expression: "claims.roles.map(r, 'role:' + r)" }
+    uid: { expression: "claims.sub" }
+    extra:
+    - { key: example.com/team, valueExpression: "claims.team" }`,
+        rules: `  claimValidationRules:
+  - { expression: "claims.exp - claims.iat <= 3600", message: too long }
+  - { claim: hd, requiredValue: example.com }
+  userValidationRules:
+  - { expression: "!user.username.startsWith('system:')", message: reserved }`,
+      })}`,
+    );
+    assert.ok(o?.expressions);
+    const x = o.expressions;
+    assert.deepEqual(
+      [x.username?.source, x.groups?.source, x.uid?.source, x.extra.map((e) => e.key)],
+      ["'a:' + claims.sub", "claims.roles.map(r, 'role:' + r)", "claims.sub", ["example.com/team"]],
+    );
+    assert.deepEqual(
+      x.claimValidation.map((r) => r.message),
+      ["too long"],
+    );
+    assert.deepEqual(
+      x.userValidation.map((r) => r.message),
+      ["reserved"],
+    );
+    assert.deepEqual(o.requiredClaims, { hd: "example.com" });
+    for (const k of ["usernameClaim", "usernamePrefix", "groupsClaim", "groupsPrefix", "uidClaim"] as const)
+      assert.equal(o[k], undefined, k);
+  });
+
+  it("refuses CEL that does not compile, has the wrong type or breaks the apiserver's rules, naming the field", () => {
+    const withUser = (m: string) => `    username: { claim: sub, prefix: '' }\n${m}`;
     const cases: [string, RegExp][] = [
       [
-        entry("https://a.example", { mappings: "    username: { expression: 'claims.sub' }" }),
-        /jwt\[0\]\.claimMappings\.username\.expression: CEL/,
+        entry("https://a.example", { mappings: "    username: { expression: 'claims.sub +' }" }),
+        /jwt\[0\]\.claimMappings\.username\.expression: /,
+      ],
+      [
+        entry("https://a.example", { mappings: "    username: { expression: '1' }" }),
+        /username\.expression: must evaluate to a string, not int/,
+      ],
+      [
+        entry("https://a.example", { mappings: "    username: { expression: 'claims.sub', prefix: 'x:' }" }),
+        /username\.prefix: not allowed with expression/,
+      ],
+      [
+        entry("https://a.example", { mappings: "    username: { expression: 'claims.sub', claim: sub }" }),
+        /username: claim and expression exclude each other/,
+      ],
+      [
+        entry("https://a.example", { mappings: withUser("    groups: { expression: 'claims.g > 1' }") }),
+        /groups\.expression: must evaluate to a string or a list of strings, not bool/,
+      ],
+      [
+        entry("https://a.example", { mappings: withUser("    uid: { expression: 'url(claims.sub)' }") }),
+        /uid\.expression: .*url/,
       ],
       [
         entry("https://a.example", {
-          mappings: "    username: { claim: sub, prefix: '' }\n    groups: { expression: 'claims.g' }",
+          mappings: withUser("    uid: { expression: 'claims.sub', claim: sub }"),
         }),
-        /claimMappings\.groups\.expression: CEL/,
+        /uid: claim and expression exclude each other/,
       ],
       [
         entry("https://a.example", {
-          mappings: "    username: { claim: sub, prefix: '' }\n    uid: { expression: 'claims.sub' }",
+          mappings: withUser("    groups: { expression: 'claims.g.filter(x, claims.g.exists(y, y == x))' }"),
         }),
-        /claimMappings\.uid\.expression: CEL/,
+        /groups\.expression: a comprehension .* inside another is not allowed/,
+      ],
+      ...[
+        ["team", /extra\[0\]\.key: must be a domain-prefixed path/],
+        ["Example.com/team", /extra\[0\]\.key: must be lowercase/],
+        [
+          "authentication.kubernetes.io/credential-id",
+          /extra\[0\]\.key: k8s\.io, kubernetes\.io .* reserved/,
+        ],
+        ["k8s.io/x", /extra\[0\]\.key: k8s\.io, kubernetes\.io .* reserved/],
+      ].map(([key, reason]): [string, RegExp] => [
+        entry("https://a.example", {
+          mappings: withUser(`    extra:\n    - { key: "${key}", valueExpression: 'claims.x' }`),
+        }),
+        reason as RegExp,
+      ]),
+      [
+        entry("https://a.example", {
+          mappings: withUser(
+            "    extra:\n    - { key: a.io/x, valueExpression: 'claims.x' }\n    - { key: a.io/x, valueExpression: 'claims.y' }",
+          ),
+        }),
+        /extra\[1\]\.key: duplicate key "a\.io\/x"/,
       ],
       [
         entry("https://a.example", {
-          mappings:
-            "    username: { claim: sub, prefix: '' }\n    extra:\n    - { key: example.com/x, valueExpression: 'claims.x' }",
+          mappings: withUser("    extra:\n    - { key: a.io/x, valueExpression: 'claims.x + 1' }"),
         }),
-        /claimMappings\.extra: CEL/,
+        /extra\[0\]\.valueExpression: must evaluate to a string or a list of strings, not int/,
       ],
       [
         entry("https://a.example", {
-          rules: "  claimValidationRules:\n  - { expression: 'claims.a == \"b\"', message: no }",
+          rules: "  claimValidationRules:\n  - { expression: \"'yes'\", message: no }",
         }),
-        /claimValidationRules\[0\]\.expression: CEL/,
+        /claimValidationRules\[0\]\.expression: must evaluate to a bool, not string/,
       ],
       [
         entry("https://a.example", {
-          rules: "  userValidationRules:\n  - { expression: 'true', message: no }",
+          rules: "  claimValidationRules:\n  - { expression: 'claims.a == \"b\"', requiredValue: b }",
         }),
-        /userValidationRules: CEL/,
+        /claimValidationRules\[0\]: expression excludes claim and requiredValue/,
+      ],
+      [
+        entry("https://a.example", {
+          rules: "  claimValidationRules:\n  - { expression: 'user.username == \"x\"' }",
+        }),
+        /claimValidationRules\[0\]\.expression: .*user/,
+      ],
+      [
+        entry("https://a.example", {
+          rules: "  userValidationRules:\n  - { expression: 'claims.sub == \"x\"', message: no }",
+        }),
+        /userValidationRules\[0\]\.expression: .*claims/,
+      ],
+      [
+        entry("https://a.example", { mappings: "    username: { expression: 'claims.email' }" }),
+        /username\.expression: uses claims\.email, so claims\.email_verified must be used/,
       ],
     ];
-    for (const [jwt, reason] of cases) assert.match(refusal(`${HEAD}jwt:${jwt}`), reason);
+    for (const [jwt, reason] of cases) assert.match(refusal(`${HEAD}jwt:${jwt}`), reason, jwt);
+    // Taken: a dyn claim as a rule (whether it is a bool is checked per token), and the email guard
+    // satisfied by the username expression itself, a claim rule, or an extra mapping.
+    const email = "    username: { expression: 'claims.email' }";
+    for (const where of [
+      { rules: "  claimValidationRules:\n  - { expression: 'claims.a', message: no }" },
+      { mappings: "    username: { expression: 'claims.email_verified ? claims.email : \"\"' }" },
+      {
+        mappings: email,
+        rules: "  claimValidationRules:\n  - { expression: 'claims.email_verified == true' }",
+      },
+      {
+        mappings: `${email}\n    extra:\n    - { key: a.io/v, valueExpression: 'string(claims["email_verified"])' }`,
+      },
+    ])
+      parseAuthenticationConfig(`${HEAD}jwt:${entry("https://a.example", where)}`);
   });
 
   it("refuses what the apiserver refuses, and what kubegate does not do, with the field's path", () => {
@@ -127,7 +234,7 @@ describe("parseAuthenticationConfig", () => {
       ],
       [
         `${HEAD}jwt:${entry("https://a.example", { mappings: "    username: { prefix: x }" })}`,
-        /username\.claim: required/,
+        /username\.claim: claim or expression is required/,
       ],
       [
         `${HEAD}jwt:${entry("https://a.example", { mappings: "    username: { claim: sub, prefix: '', colour: red }" })}`,
@@ -213,13 +320,55 @@ describe("ConfiguredIssuers", () => {
     assert.equal(issuers.claims("not a jwt"), false);
   });
 
+  it("maps a verified token with the file's CEL and holds it to the CEL rules", async () => {
+    const celFile = join(dir, "cel.yaml");
+    await writeFile(
+      celFile,
+      `${HEAD}jwt:${entry(a.url, {
+        ca: a.caPem,
+        mappings: `    username: { expression: "claims.email_verified ? claims.email : 'unverified:' + claims.sub" }
+    groups: { expression: "claims.roles.map(r, 'role:' + r)" }
+    uid: { expression: "claims.sub" }
+    extra:
+    - { key: example.com/tenant, valueExpression: "claims.?tenant.orValue('')" }`,
+        rules: `  claimValidationRules:
+  - { expression: "claims.exp - claims.iat <= 3600", message: "tokens may live an hour at most" }
+  userValidationRules:
+  - { expression: "!('role:root' in user.groups)", message: "no root role" }`,
+      })}`,
+    );
+    const cel = await ConfiguredIssuers.load(celFile);
+    try {
+      const claims = { sub: "s-1", email: "ada@example.com", email_verified: true, roles: ["dev"] };
+      assert.deepEqual(userOf(await cel.authenticate(await a.sign({ ...claims, tenant: "blue" }))), {
+        name: "ada@example.com",
+        uid: "s-1",
+        groups: ["role:dev"],
+        extra: { "example.com/tenant": ["blue"] },
+      });
+      assert.deepEqual(
+        userOf(await cel.authenticate(await a.sign({ ...claims, email_verified: false, roles: [] }))),
+        { name: "unverified:s-1", uid: "s-1", groups: [], extra: {} },
+      );
+      const now = Math.floor(Date.now() / 1000);
+      rejected(
+        await cel.authenticate(await a.sign({ ...claims, iat: now, exp: now + 7200 })),
+        /claims\.exp - claims\.iat <= 3600' failed: tokens may live an hour at most/,
+      );
+      rejected(await cel.authenticate(await a.sign({ ...claims, roles: ["root"] })), /failed: no root role/);
+      rejected(await cel.authenticate(await a.sign({ ...claims, roles: "dev" })), /groups expression failed/);
+    } finally {
+      cel.close();
+    }
+  });
+
   it("takes a changed file at once, and keeps the last good one when the new one is refused", async () => {
     const token = await a.sign({ sub: "ada", uid: "u", team: "blue" });
     await writeFile(file, config("renamed:"));
     assert.equal(await issuers.reload(), true);
     assert.equal(issuers.generation, 2);
     assert.equal(userOf(await issuers.authenticate(token))?.name, "renamed:ada");
-    await writeFile(file, `${config("x:")}\n  userValidationRules: [{ expression: "true" }]\n`);
+    await writeFile(file, `${config("x:")}\n  userValidationRules: [{ expression: "claims.sub == 'x'" }]\n`);
     assert.equal(await issuers.reload(), false);
     assert.equal(issuers.generation, 2);
     assert.equal(userOf(await issuers.authenticate(token))?.name, "renamed:ada");
@@ -230,9 +379,12 @@ describe("ConfiguredIssuers", () => {
     const bad = join(dir, "bad.yaml");
     await writeFile(
       bad,
-      `${HEAD}jwt:${entry(a.url, { mappings: "    username: { expression: 'claims.sub' }" })}`,
+      `${HEAD}jwt:${entry(a.url, { mappings: "    username: { expression: 'claims.sub.size()' }" })}`,
     );
-    await assert.rejects(ConfiguredIssuers.load(bad), /username\.expression: CEL/);
+    await assert.rejects(
+      ConfiguredIssuers.load(bad),
+      /username\.expression: must evaluate to a string, not int/,
+    );
     await assert.rejects(ConfiguredIssuers.load(join(dir, "missing.yaml")), /KUBEGATE|ENOENT|no such file/);
   });
 });

@@ -3,15 +3,15 @@
 // OidcAuthenticator each, and a token goes to the issuer its (unverified) `iss` names.
 //
 // What is read as the apiserver reads it: issuer url and audiences (several need audienceMatchPolicy
-// MatchAny), an inline certificateAuthority, claimMappings username/groups (claim with a prefix, which
-// the apiserver requires once a claim is named) and uid (claim), claimValidationRules with
-// claim/requiredValue. The file is read again when it changes; a broken new file leaves the last good
-// one in force.
+// MatchAny), an inline certificateAuthority, claimMappings username/groups (a claim with a prefix,
+// which the apiserver requires once a claim is named, or a CEL expression), uid (claim or expression)
+// and extra (expressions), claimValidationRules (claim/requiredValue or expression/message) and
+// userValidationRules. CEL is compiled and type-checked on load (claim-expressions.ts). The file is read
+// again when it changes; a broken new file leaves the last good one in force.
 //
-// Refused, naming the field, rather than ignored (issue #21): every CEL expression (claim and user
-// validation rules, username/groups/uid expressions, extra mappings) — kubegate has no CEL evaluator
-// yet — and discoveryURL, egressSelectorType and anonymous, which change where or whether tokens are
-// checked.
+// Refused, naming the field, rather than ignored (issue #21): an expression kubegate's CEL cannot
+// compile, and discoveryURL, egressSelectorType and anonymous, which change where or whether tokens
+// are checked.
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { parse as parseYaml } from "yaml";
@@ -19,12 +19,17 @@ import { z } from "zod";
 import type { Logger } from "../observability/logger.ts";
 import { KubegateError } from "../status/errors.ts";
 import type { TokenAuthenticator } from "./authenticate.ts";
+import {
+  type ClaimExpressions,
+  type CompiledExpression,
+  compileExpression,
+  type ExpressionRole,
+  readsClaim,
+} from "./claim-expressions.ts";
 import { OidcAuthenticator, type OidcOptions, unverifiedIssuer } from "./oidc.ts";
 import type { AuthnResult } from "./user.ts";
 
 const API_VERSIONS = ["apiserver.config.k8s.io/v1", "apiserver.config.k8s.io/v1beta1"] as const;
-const CEL =
-  "CEL expressions are not supported by kubegate yet (the file is refused rather than the rule ignored)";
 
 const mapping = z.strictObject({
   claim: z.string().optional(),
@@ -142,52 +147,104 @@ function entryOptions(e: JwtEntry, at: string, problems: string[]): OidcOptions 
   if (audiences.length > 1 && policy !== "MatchAny")
     problems.push(`${at}.issuer.audienceMatchPolicy: must be MatchAny when several audiences are given`);
 
-  const username = claimOf(m.username, `${at}.claimMappings.username`, problems, true);
-  const groups = m.groups ? claimOf(m.groups, `${at}.claimMappings.groups`, problems, false) : undefined;
-  if (m.uid?.expression !== undefined) problems.push(`${at}.claimMappings.uid.expression: ${CEL}`);
-  if (m.uid && m.uid.claim !== undefined && m.uid.claim === "")
-    problems.push(`${at}.claimMappings.uid.claim: must not be empty`);
-  if (m.extra?.length) problems.push(`${at}.claimMappings.extra: ${CEL}`);
-  if (e.userValidationRules?.length) problems.push(`${at}.userValidationRules: ${CEL}`);
+  const x: ClaimExpressions = { extra: [], claimValidation: [], userValidation: [] };
+  const compile = (source: string, role: ExpressionRole, field: string) => {
+    try {
+      return compileExpression(source, role);
+    } catch (err) {
+      problems.push(`${field}: ${(err as Error).message}`);
+      return undefined;
+    }
+  };
+  const username = mappingOf(m.username, `${at}.claimMappings.username`, "username", problems, compile);
+  if (username && !("claim" in username)) x.username = username.expression;
+  const groups = m.groups && mappingOf(m.groups, `${at}.claimMappings.groups`, "groups", problems, compile);
+  if (groups && !("claim" in groups)) x.groups = groups.expression;
+  if (m.uid) {
+    const uat = `${at}.claimMappings.uid`;
+    if (m.uid.claim !== undefined && m.uid.expression !== undefined)
+      problems.push(`${uat}: claim and expression exclude each other`);
+    else if (m.uid.claim === "") problems.push(`${uat}.claim: must not be empty`);
+    else if (m.uid.expression !== undefined) x.uid = compile(m.uid.expression, "uid", `${uat}.expression`);
+  }
+  const keys = new Set<string>();
+  (m.extra ?? []).forEach((entry, j) => {
+    const eat = `${at}.claimMappings.extra[${j}]`;
+    const why = extraKeyProblem(entry.key);
+    if (why) problems.push(`${eat}.key: ${why}`);
+    else if (keys.has(entry.key)) problems.push(`${eat}.key: duplicate key "${entry.key}"`);
+    keys.add(entry.key);
+    const expression = compile(entry.valueExpression, "extra", `${eat}.valueExpression`);
+    if (expression) x.extra.push({ key: entry.key, expression });
+  });
 
   const requiredClaims: Record<string, string> = {};
   (e.claimValidationRules ?? []).forEach((r, j) => {
     const rat = `${at}.claimValidationRules[${j}]`;
-    if (r.expression !== undefined) problems.push(`${rat}.expression: ${CEL}`);
-    else if (!r.claim) problems.push(`${rat}: claim (with requiredValue) or expression is required`);
+    if (r.expression !== undefined) {
+      if (r.claim !== undefined || r.requiredValue !== undefined)
+        problems.push(`${rat}: expression excludes claim and requiredValue`);
+      const expression = compile(r.expression, "claimValidation", `${rat}.expression`);
+      if (expression) x.claimValidation.push({ expression, message: r.message ?? "" });
+    } else if (!r.claim) problems.push(`${rat}: claim (with requiredValue) or expression is required`);
     else if (r.message !== undefined) problems.push(`${rat}.message: only with expression`);
     else if (Object.hasOwn(requiredClaims, r.claim))
       problems.push(`${rat}.claim: duplicate claim "${r.claim}"`);
     else requiredClaims[r.claim] = r.requiredValue ?? "";
   });
+  (e.userValidationRules ?? []).forEach((r, j) => {
+    const rat = `${at}.userValidationRules[${j}]`;
+    const expression = compile(r.expression, "userValidation", `${rat}.expression`);
+    if (expression) x.userValidation.push({ expression, message: r.message ?? "" });
+  });
+  // The apiserver's guard for a username built from claims.email by an expression: the email must be
+  // checked as verified somewhere, as it is implicitly for `claim: email`.
+  if (x.username && readsClaim(x.username.ast, "email")) {
+    const checked = [
+      x.username,
+      ...x.extra.map((e) => e.expression),
+      ...x.claimValidation.map((r) => r.expression),
+    ];
+    if (!checked.some((c) => readsClaim(c.ast, "email_verified")))
+      problems.push(
+        `${at}.claimMappings.username.expression: uses claims.email, so claims.email_verified must be used in claimMappings.username.expression, claimMappings.extra[*].valueExpression or claimValidationRules[*].expression`,
+      );
+  }
   if (!username) return undefined;
+  const hasCel =
+    x.username || x.groups || x.uid || x.extra.length || x.claimValidation.length || x.userValidation.length;
   return {
     issuerUrl: issuer.url,
     clientId: audiences[0] ?? "",
     extraAudiences: audiences.slice(1),
-    usernameClaim: username.claim,
-    // "-" is no prefix to the --oidc flags, but an ordinary prefix to this file.
-    usernamePrefix: username.prefix,
-    ...(groups ? { groupsClaim: groups.claim, groupsPrefix: groups.prefix } : {}),
+    ...("claim" in username ? { usernameClaim: username.claim, usernamePrefix: username.prefix } : {}),
+    ...(groups && "claim" in groups ? { groupsClaim: groups.claim, groupsPrefix: groups.prefix } : {}),
     ...(m.uid?.claim ? { uidClaim: m.uid.claim } : {}),
     ...(issuer.certificateAuthority !== undefined ? { caPem: issuer.certificateAuthority } : {}),
     requiredClaims,
+    ...(hasCel ? { expressions: x } : {}),
   };
 }
 
+type Mapping = { claim: string; prefix: string } | { expression: CompiledExpression };
+
 /** A claim mapping as the apiserver validates it: claim and prefix together, or an expression alone. */
-function claimOf(
+function mappingOf(
   c: z.infer<typeof mapping>,
   at: string,
+  role: "username" | "groups",
   problems: string[],
-  required: boolean,
-): { claim: string; prefix: string } | undefined {
+  compile: (source: string, role: ExpressionRole, field: string) => CompiledExpression | undefined,
+): Mapping | undefined {
   if (c.expression !== undefined) {
-    problems.push(`${at}.expression: ${CEL}`);
-    return undefined;
+    if (c.claim !== undefined) problems.push(`${at}: claim and expression exclude each other`);
+    if (c.prefix !== undefined) problems.push(`${at}.prefix: not allowed with expression`);
+    const expression = compile(c.expression, role, `${at}.expression`);
+    return expression && { expression };
   }
   if (!c.claim) {
-    if (required || c.prefix !== undefined) problems.push(`${at}.claim: required`);
+    if (role === "username" || c.prefix !== undefined)
+      problems.push(`${at}.claim: claim or expression is required`);
     return undefined;
   }
   if (c.prefix === undefined) {
@@ -195,6 +252,18 @@ function claimOf(
     return undefined;
   }
   return { claim: c.claim, prefix: c.prefix };
+}
+
+/** What the apiserver requires of an extra key: a lowercase domain-prefixed path outside Kubernetes' own domains. */
+function extraKeyProblem(key: string): string | undefined {
+  if (key === "") return "required";
+  const slash = key.indexOf("/");
+  if (slash <= 0 || slash === key.length - 1) return 'must be a domain-prefixed path (such as "acme.io/foo")';
+  if (key !== key.toLowerCase()) return "must be lowercase";
+  const domain = key.slice(0, slash);
+  if (["k8s.io", "kubernetes.io"].some((d) => domain === d || domain.endsWith(`.${d}`)))
+    return "k8s.io, kubernetes.io and their subdomains are reserved for Kubernetes use";
+  return undefined;
 }
 
 /** One authenticator per issuer, by issuer URL. */

@@ -3,7 +3,7 @@ import { createServer } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { newKey, startIssuer, type TestIssuer } from "../../test/support/oidc-issuer.ts";
-import { OidcAuthenticator, type OidcOptions } from "./oidc.ts";
+import { OidcAuthenticator, type OidcOptions, prefixFromFlag } from "./oidc.ts";
 import type { AuthnResult } from "./user.ts";
 
 const now = () => Math.floor(Date.now() / 1000);
@@ -129,9 +129,11 @@ describe("OidcAuthenticator", () => {
       assertUser(await a.authenticate(token), "oidc:alice", ["oidc:dev", "oidc:ops"]);
     });
 
-    it('a username prefix of "-" as no prefix, as kube-apiserver does', async () => {
+    it('a username prefix as given; only the flag reads "-" as no prefix, as kube-apiserver does', async () => {
       const a = await make({ usernamePrefix: "-" });
-      assertUser(await a.authenticate(await issuer.sign({ preferred_username: "alice" })), "alice");
+      assertUser(await a.authenticate(await issuer.sign({ preferred_username: "alice" })), "-alice");
+      assert.equal(prefixFromFlag("-"), "");
+      assert.equal(prefixFromFlag("oidc:"), "oidc:");
     });
 
     it("a single group given as a string, and no groups claim at all", async () => {

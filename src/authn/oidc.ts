@@ -17,7 +17,8 @@ import {
 } from "jose";
 import { Agent } from "undici";
 import { KubegateError } from "../status/errors.ts";
-import type { AuthnResult, UserInfo } from "./user.ts";
+import { ClaimEvaluation, type ClaimExpressions } from "./claim-expressions.ts";
+import { type AuthnResult, TokenRejection, type UserInfo } from "./user.ts";
 
 /**
  * Options of the OIDC authenticator, after kube-apiserver's `--oidc-*` flags.
@@ -26,7 +27,8 @@ import type { AuthnResult, UserInfo } from "./user.ts";
  * - `usernameClaim` defaults to "preferred_username" (kube-apiserver: "sub").
  * - No implicit username prefix: kube-apiserver prefixes `issuerUrl#` to names from any claim but
  *   "email" unless `--oidc-username-prefix` is set; kubegate adds `usernamePrefix` and nothing else.
- *   As in kube-apiserver, a prefix of "-" also means "no prefix".
+ *   As in kube-apiserver, a flag value of "-" also means "no prefix" ({@link prefixFromFlag}); in
+ *   an AuthenticationConfiguration it is an ordinary prefix.
  * - Distributed claims (`_claim_names`/`_claim_sources`) are not resolved: a token whose groups claim
  *   is distributed is rejected, rather than authenticated with no groups.
  * - `iat`, when present, must not lie in the future (beyond `clockToleranceSec`).
@@ -43,7 +45,7 @@ export interface OidcOptions {
   extraAudiences?: string[];
   /** Claim holding the user name; default "preferred_username". */
   usernameClaim?: string;
-  /** Prepended to every user name; default none. "-" also means none, as in kube-apiserver. */
+  /** Prepended to every user name, as given; default none. */
   usernamePrefix?: string;
   /** Claim holding the groups: a string or an array of strings. No groups when unset. */
   groupsClaim?: string;
@@ -57,6 +59,12 @@ export interface OidcOptions {
   uidClaim?: string;
   /** Claims that must be present with exactly these string values. */
   requiredClaims?: Record<string, string>;
+  /**
+   * CEL from an AuthenticationConfiguration (compiled by claim-expressions.ts): an expression for
+   * username, groups or uid replaces the claim (and its prefix), extra mappings add to the user, and
+   * the validation rules must all hold.
+   */
+  expressions?: ClaimExpressions;
   /** Accepted JWS algorithms: asymmetric only; default {@link DEFAULT_SIGNING_ALGS}. */
   signingAlgs?: string[];
   /** Leeway for exp/nbf/iat, in seconds; default 10, at most 300. */
@@ -111,6 +119,11 @@ const RETRY_AFTER_MS = 1_000;
 const CACHE_TTL_MS = 60_000;
 const CACHE_MAX_ENTRIES = 4096;
 
+/** `--oidc-username-prefix` as kube-apiserver reads the flag: "-" is no prefix. */
+export function prefixFromFlag(flag: string): string {
+  return flag === "-" ? "" : flag;
+}
+
 /** The `iss` a JWT claims, read without checking anything: which issuer should verify it. */
 export function unverifiedIssuer(token: string): string | undefined {
   if (typeof token !== "string" || token.length > MAX_TOKEN_LENGTH) return undefined;
@@ -121,9 +134,6 @@ export function unverifiedIssuer(token: string): string | undefined {
     return undefined;
   }
 }
-
-/** A verification failure with the reason to report. */
-class Rejection extends Error {}
 
 /** The issuer answered, but not with what OIDC discovery or a JWKS endpoint must answer. */
 const badAnswer = (message: string) => new KubegateError(message, { code: "KUBEGATE_OIDC_BAD_ANSWER" });
@@ -143,6 +153,7 @@ interface ResolvedOptions {
   groupsPrefix: string;
   uidClaim: string | undefined;
   requiredClaims: [string, string][];
+  expressions: ClaimExpressions | undefined;
   signingAlgs: string[];
   clockToleranceSec: number;
   jwksCooldownMs: number;
@@ -197,7 +208,7 @@ export class OidcAuthenticator {
   /** A user or a rejection with its reason; never throws. */
   async authenticate(token: string): Promise<AuthnResult> {
     try {
-      if (this.closed) throw new Rejection("the OIDC authenticator is closed");
+      if (this.closed) throw new TokenRejection("the OIDC authenticator is closed");
       const key = createHash("sha256").update(token).digest("base64url");
       const hit = this.cache.get(key);
       if (hit) {
@@ -235,7 +246,7 @@ export class OidcAuthenticator {
     } catch (err) {
       if (err instanceof errors.JWKSNoMatchingKey) {
         const kid = header.kid === undefined ? "no kid" : `kid ${JSON.stringify(header.kid)}`;
-        throw new Rejection(`no key of the issuer matches the token (${kid}, alg "${header.alg}")`);
+        throw new TokenRejection(`no key of the issuer matches the token (${kid}, alg "${header.alg}")`);
       }
       if (!(err instanceof errors.JWKSMultipleMatchingKeys)) throw err;
       // No kid (or a shared one) and several keys fit: the token is good if any of them verifies it.
@@ -243,73 +254,83 @@ export class OidcAuthenticator {
     }
     const now = Date.now() / 1000;
     if (typeof payload.iat === "number" && payload.iat > now + this.o.clockToleranceSec) {
-      throw new Rejection(`token was issued in the future (iat ${isoTime(payload.iat)})`);
+      throw new TokenRejection(`token was issued in the future (iat ${isoTime(payload.iat)})`);
     }
     return { user: this.userOf(payload), exp: payload.exp as number };
   }
 
   /** Everything that can be decided without keys: shape, algorithm, issuer. */
   private precheck(token: string): ProtectedHeaderParameters {
-    if (typeof token !== "string" || token === "") throw new Rejection("empty token");
+    if (typeof token !== "string" || token === "") throw new TokenRejection("empty token");
     if (token.length > MAX_TOKEN_LENGTH)
-      throw new Rejection(`token is longer than ${MAX_TOKEN_LENGTH} characters`);
+      throw new TokenRejection(`token is longer than ${MAX_TOKEN_LENGTH} characters`);
     const parts = token.split(".").length;
-    if (parts === 5) throw new Rejection("encrypted tokens (JWE) are not supported");
-    if (parts !== 3) throw new Rejection("malformed token: a JWT has three dot-separated parts");
+    if (parts === 5) throw new TokenRejection("encrypted tokens (JWE) are not supported");
+    if (parts !== 3) throw new TokenRejection("malformed token: a JWT has three dot-separated parts");
     let header: ProtectedHeaderParameters;
     let payload: JWTPayload;
     try {
       header = decodeProtectedHeader(token);
       payload = decodeJwt(token);
     } catch (err) {
-      throw new Rejection(`malformed token: ${(err as Error).message}`);
+      throw new TokenRejection(`malformed token: ${(err as Error).message}`);
     }
     const alg = header.alg;
-    if (typeof alg !== "string") throw new Rejection('malformed token: no "alg" in the header');
-    if (alg.toLowerCase() === "none") throw new Rejection('unsigned tokens (alg "none") are not accepted');
+    if (typeof alg !== "string") throw new TokenRejection('malformed token: no "alg" in the header');
+    if (alg.toLowerCase() === "none")
+      throw new TokenRejection('unsigned tokens (alg "none") are not accepted');
     if (!this.o.signingAlgs.includes(alg)) {
-      throw new Rejection(
+      throw new TokenRejection(
         `signing algorithm "${alg}" is not accepted (accepted: ${this.o.signingAlgs.join(", ")})`,
       );
     }
     if (payload.iss !== this.o.issuerUrl) {
-      throw new Rejection(`token issuer ${JSON.stringify(payload.iss)} is not "${this.o.issuerUrl}"`);
+      throw new TokenRejection(`token issuer ${JSON.stringify(payload.iss)} is not "${this.o.issuerUrl}"`);
     }
     return header;
   }
 
   private userOf(claims: JWTPayload): UserInfo {
     for (const [name, want] of this.o.requiredClaims) {
-      if (!Object.hasOwn(claims, name)) throw new Rejection(`required claim "${name}" is missing`);
+      if (!Object.hasOwn(claims, name)) throw new TokenRejection(`required claim "${name}" is missing`);
       if (claims[name] !== want) {
-        throw new Rejection(`required claim "${name}" does not have the required value "${want}"`);
+        throw new TokenRejection(`required claim "${name}" does not have the required value "${want}"`);
       }
     }
-    const claim = this.o.usernameClaim;
-    const username = claims[claim];
-    if (username === undefined) throw new Rejection(`username claim "${claim}" is missing`);
-    if (typeof username !== "string") throw new Rejection(`username claim "${claim}" is not a string`);
-    if (username === "") throw new Rejection(`username claim "${claim}" is empty`);
-    if (claim === "email" && Object.hasOwn(claims, "email_verified")) {
-      const verified = claims.email_verified;
-      if (typeof verified !== "boolean") throw new Rejection('"email_verified" claim is not a boolean');
-      if (!verified) throw new Rejection(`email "${username}" is not verified (email_verified is false)`);
-    }
-    return {
-      name: this.o.usernamePrefix + username,
-      ...this.uidOf(claims),
-      groups: this.groupsOf(claims).map((g) => this.o.groupsPrefix + g),
-      extra: {},
-    };
+    const x = this.o.expressions;
+    const cel = x ? new ClaimEvaluation(x, claims) : undefined;
+    // In kube-apiserver's order, so that the first failure reported is the one it would report.
+    const name = cel?.username() ?? this.o.usernamePrefix + this.usernameOf(claims);
+    const groups = cel?.groups() ?? this.groupsOf(claims).map((g) => this.o.groupsPrefix + g);
+    const uid = cel?.uid() ?? this.uidOf(claims);
+    const extra = cel?.extra() ?? {};
+    const user: UserInfo = { name, ...(uid !== undefined ? { uid } : {}), groups, extra };
+    cel?.validate(user);
+    return user;
   }
 
-  private uidOf(claims: JWTPayload): { uid?: string } {
+  private usernameOf(claims: JWTPayload): string {
+    const claim = this.o.usernameClaim;
+    const username = claims[claim];
+    if (username === undefined) throw new TokenRejection(`username claim "${claim}" is missing`);
+    if (typeof username !== "string") throw new TokenRejection(`username claim "${claim}" is not a string`);
+    if (username === "") throw new TokenRejection(`username claim "${claim}" is empty`);
+    if (claim === "email" && Object.hasOwn(claims, "email_verified")) {
+      const verified = claims.email_verified;
+      if (typeof verified !== "boolean") throw new TokenRejection('"email_verified" claim is not a boolean');
+      if (!verified)
+        throw new TokenRejection(`email "${username}" is not verified (email_verified is false)`);
+    }
+    return username;
+  }
+
+  private uidOf(claims: JWTPayload): string | undefined {
     const claim = this.o.uidClaim;
-    if (claim === undefined) return {};
+    if (claim === undefined) return undefined;
     const uid = claims[claim];
     if (typeof uid !== "string" || uid === "")
-      throw new Rejection(`uid claim "${claim}" is not a non-empty string`);
-    return { uid };
+      throw new TokenRejection(`uid claim "${claim}" is not a non-empty string`);
+    return uid;
   }
 
   private groupsOf(claims: JWTPayload): string[] {
@@ -318,7 +339,7 @@ export class OidcAuthenticator {
     if (!Object.hasOwn(claims, claim)) {
       const names = claims._claim_names;
       if (typeof names === "object" && names !== null && Object.hasOwn(names, claim)) {
-        throw new Rejection(
+        throw new TokenRejection(
           `groups claim "${claim}" is a distributed claim, which kubegate does not resolve`,
         );
       }
@@ -327,7 +348,7 @@ export class OidcAuthenticator {
     const value = claims[claim];
     if (typeof value === "string") return [value];
     if (Array.isArray(value) && value.every((g) => typeof g === "string")) return [...value];
-    throw new Rejection(`groups claim "${claim}" is neither a string nor an array of strings`);
+    throw new TokenRejection(`groups claim "${claim}" is neither a string nor an array of strings`);
   }
 
   private remember(key: string, user: UserInfo, exp: number): void {
@@ -349,7 +370,7 @@ export class OidcAuthenticator {
   private async jwks(): Promise<JWTVerifyGetKey> {
     if (this.keys) return this.keys;
     const failure = this.discoveryFailure;
-    if (failure && Date.now() < failure.until) throw new Rejection(failure.reason);
+    if (failure && Date.now() < failure.until) throw new TokenRejection(failure.reason);
     this.discovering ??= this.discover()
       .then(
         (keys) => {
@@ -360,7 +381,7 @@ export class OidcAuthenticator {
         (err: unknown) => {
           const reason = `discovery at ${this.discoveryUrl} failed: ${describe(err)}`;
           this.discoveryFailure = { reason, until: Date.now() + RETRY_AFTER_MS };
-          throw new Rejection(reason);
+          throw new TokenRejection(reason);
         },
       )
       .finally(() => {
@@ -404,7 +425,7 @@ export class OidcAuthenticator {
     // that a broken JWKS endpoint is not hit once per request.
     let failure: { reason: string; until: number } | undefined;
     const fetchJwks: FetchImplementation = async (href, init) => {
-      if (failure && Date.now() < failure.until) throw new Rejection(failure.reason);
+      if (failure && Date.now() < failure.until) throw new TokenRejection(failure.reason);
       let r: { status: number; body: string };
       try {
         r = await this.get(href, Object.fromEntries(init.headers), init.signal);
@@ -414,7 +435,7 @@ export class OidcAuthenticator {
           reason: `could not fetch the JWKS from ${href}: ${describe(err)}`,
           until: Date.now() + RETRY_AFTER_MS,
         };
-        throw new Rejection(failure.reason);
+        throw new TokenRejection(failure.reason);
       }
       failure = undefined;
       return new Response(r.body, { status: 200, headers: { "content-type": "application/json" } });
@@ -434,7 +455,7 @@ export class OidcAuthenticator {
         stale = undefined;
         return key;
       } catch (err) {
-        const last = err instanceof Rejection ? remote.jwks() : undefined;
+        const last = err instanceof TokenRejection ? remote.jwks() : undefined;
         if (last === undefined) throw err;
         stale ??= createLocalJWKSet(last);
         return stale(header, token);
@@ -475,7 +496,8 @@ export class OidcAuthenticator {
 
 function userResult(user: UserInfo): AuthnResult {
   // A copy, so that no caller can change what the cache hands out next time.
-  const copy: UserInfo = { name: user.name, groups: [...user.groups], extra: {} };
+  const extra = Object.fromEntries(Object.entries(user.extra).map(([k, v]) => [k, [...v]]));
+  const copy: UserInfo = { name: user.name, groups: [...user.groups], extra };
   if (user.uid !== undefined) copy.uid = user.uid;
   return { kind: "user", method: "oidc", user: copy };
 }
@@ -500,7 +522,7 @@ function isoTime(sec: unknown): string {
 }
 
 function describe(err: unknown): string {
-  if (err instanceof Rejection) return err.message;
+  if (err instanceof TokenRejection) return err.message;
   const e = err as { message?: string; code?: string; cause?: { message?: string } };
   const message = e?.message ?? String(err);
   const code = e?.code && !message.includes(e.code) ? ` (${e.code})` : "";
@@ -510,7 +532,7 @@ function describe(err: unknown): string {
 
 /** The reason reported for a failed verification. */
 function reasonOf(err: unknown, o: ResolvedOptions): string {
-  if (err instanceof Rejection) return err.message;
+  if (err instanceof TokenRejection) return err.message;
   if (err instanceof errors.JWTExpired) {
     return `token has expired (exp ${isoTime(err.payload.exp)})`;
   }
@@ -583,6 +605,12 @@ function resolveOptions(o: OidcOptions): ResolvedOptions {
     if (name === "") bad("requiredClaims has an empty claim name");
     if (typeof value !== "string") bad(`requiredClaims["${name}"] must be a string`);
   }
+  const x = o.expressions;
+  if (x?.username && (o.usernameClaim !== undefined || o.usernamePrefix !== undefined))
+    bad("a username expression excludes usernameClaim and usernamePrefix");
+  if (x?.groups && (o.groupsClaim !== undefined || o.groupsPrefix !== undefined))
+    bad("a groups expression excludes groupsClaim and groupsPrefix");
+  if (x?.uid && o.uidClaim !== undefined) bad("a uid expression excludes uidClaim");
   const signingAlgs = o.signingAlgs ?? [...DEFAULT_SIGNING_ALGS];
   if (!Array.isArray(signingAlgs) || signingAlgs.length === 0)
     bad("signingAlgs must list at least one algorithm");
@@ -603,7 +631,7 @@ function resolveOptions(o: OidcOptions): ResolvedOptions {
   if (!Number.isFinite(jwksCooldownSec) || jwksCooldownSec < 0) bad("jwksCooldownSec must be 0 or more");
   const jwksMaxAgeSec = o.jwksMaxAgeSec ?? DEFAULT_JWKS_MAX_AGE_SEC;
   if (!Number.isFinite(jwksMaxAgeSec) || jwksMaxAgeSec < 0) bad("jwksMaxAgeSec must be 0 or more");
-  const usernamePrefix = o.usernamePrefix === undefined || o.usernamePrefix === "-" ? "" : o.usernamePrefix;
+  const usernamePrefix = o.usernamePrefix ?? "";
   return {
     issuerUrl: o.issuerUrl,
     clientId: o.clientId,
@@ -614,6 +642,7 @@ function resolveOptions(o: OidcOptions): ResolvedOptions {
     groupsPrefix: o.groupsPrefix ?? "",
     uidClaim: o.uidClaim,
     requiredClaims,
+    expressions: o.expressions,
     signingAlgs: [...new Set(signingAlgs)],
     clockToleranceSec,
     jwksCooldownMs: jwksCooldownSec * 1000,

@@ -16,4 +16,7 @@ export type AuthnResult =
       tell?: boolean;
     };
 
+/** A credential that was checked and refused, with the reason to report. */
+export class TokenRejection extends Error {}
+
 export type AuthnMethod = "x509" | "token" | "oidc";

@@ -77,6 +77,24 @@ const schema = z
     message: "no authentication configured: give --client-ca, keep --token-review, or configure OIDC",
   });
 
+/** The one issuer of the --oidc-* flags, read as kube-apiserver reads them. */
+async function oidcFromFlags(o: z.infer<typeof schema>) {
+  // Loaded on use, like the servers.
+  const { OidcAuthenticator, prefixFromFlag } = await import("../authn/oidc.ts");
+  return OidcAuthenticator.create({
+    issuerUrl: o.oidcIssuerUrl ?? "",
+    clientId: o.oidcClientId ?? "",
+    usernameClaim: o.oidcUsernameClaim,
+    ...(o.oidcUsernamePrefix !== undefined ? { usernamePrefix: prefixFromFlag(o.oidcUsernamePrefix) } : {}),
+    ...(o.oidcGroupsClaim ? { groupsClaim: o.oidcGroupsClaim } : {}),
+    ...(o.oidcGroupsPrefix !== undefined ? { groupsPrefix: o.oidcGroupsPrefix } : {}),
+    ...(o.oidcCaFile ? { caFile: o.oidcCaFile } : {}),
+    requiredClaims: Object.fromEntries(
+      o.oidcRequiredClaim.map((c) => [c.slice(0, c.indexOf("=")), c.slice(c.indexOf("=") + 1)]),
+    ),
+  });
+}
+
 export function gatewayCommand(): Command {
   return new Command("gateway")
     .description("authenticating, impersonating reverse proxy in front of kube-apiserver")
@@ -215,18 +233,7 @@ export function gatewayCommand(): Command {
             log,
           })
         : o.oidcIssuerUrl && o.oidcClientId
-          ? await (await import("../authn/oidc.ts")).OidcAuthenticator.create({
-              issuerUrl: o.oidcIssuerUrl,
-              clientId: o.oidcClientId,
-              usernameClaim: o.oidcUsernameClaim,
-              ...(o.oidcUsernamePrefix !== undefined ? { usernamePrefix: o.oidcUsernamePrefix } : {}),
-              ...(o.oidcGroupsClaim ? { groupsClaim: o.oidcGroupsClaim } : {}),
-              ...(o.oidcGroupsPrefix !== undefined ? { groupsPrefix: o.oidcGroupsPrefix } : {}),
-              ...(o.oidcCaFile ? { caFile: o.oidcCaFile } : {}),
-              requiredClaims: Object.fromEntries(
-                o.oidcRequiredClaim.map((c) => [c.slice(0, c.indexOf("=")), c.slice(c.indexOf("=") + 1)]),
-              ),
-            })
+          ? await oidcFromFlags(o)
           : undefined;
       if (o.insecureHttp && (o.tlsCert || o.clientCa)) {
         throw new KubegateError("--insecure-http serves plain HTTP: drop --tls-cert/--tls-key/--client-ca");
