@@ -241,8 +241,12 @@ describe("parseAuthenticationConfig", () => {
         /username: unknown field\(s\) colour/,
       ],
       [
-        `${HEAD}jwt:${entry("https://a.example").replace("    url:", "    discoveryURL: https://x\n    url:")}`,
-        /issuer\.discoveryURL: not supported/,
+        `${HEAD}jwt:${entry("https://a.example").replace("    url:", "    discoveryURL: http://x\n    url:")}`,
+        /issuer\.discoveryURL: must use https/,
+      ],
+      [
+        `${HEAD}jwt:${entry("https://a.example").replace("    url:", "    discoveryURL: https://a.example/\n    url:")}`,
+        /issuer\.discoveryURL: must differ from url/,
       ],
       [`${HEAD}anonymous: { enabled: true }\njwt:${entry("https://a.example")}`, /anonymous: not supported/],
       [`${HEAD}jwt: []`, /jwt: at least one issuer/],

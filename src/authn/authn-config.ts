@@ -3,15 +3,14 @@
 // OidcAuthenticator each, and a token goes to the issuer its (unverified) `iss` names.
 //
 // What is read as the apiserver reads it: issuer url and audiences (several need audienceMatchPolicy
-// MatchAny), an inline certificateAuthority, claimMappings username/groups (a claim with a prefix,
+// MatchAny), discoveryURL, an inline certificateAuthority, claimMappings username/groups (a claim with a prefix,
 // which the apiserver requires once a claim is named, or a CEL expression), uid (claim or expression)
 // and extra (expressions), claimValidationRules (claim/requiredValue or expression/message) and
 // userValidationRules. CEL is compiled and type-checked on load (claim-expressions.ts). The file is read
 // again when it changes; a broken new file leaves the last good one in force.
 //
 // Refused, naming the field, rather than ignored (issue #21): an expression kubegate's CEL cannot
-// compile, and discoveryURL, egressSelectorType and anonymous, which change where or whether tokens
-// are checked.
+// compile, and egressSelectorType and anonymous, which change where or whether tokens are checked.
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { parse as parseYaml } from "yaml";
@@ -134,7 +133,18 @@ function entryOptions(e: JwtEntry, at: string, problems: string[]): OidcOptions 
     problems.push(`${at}.issuer.url: "${issuer.url}" is not a URL`);
   }
   if (url && url.protocol !== "https:") problems.push(`${at}.issuer.url: must use https`);
-  if (issuer.discoveryURL !== undefined) problems.push(`${at}.issuer.discoveryURL: not supported`);
+  if (issuer.discoveryURL !== undefined) {
+    let discovery: URL | undefined;
+    try {
+      discovery = new URL(issuer.discoveryURL);
+    } catch {
+      problems.push(`${at}.issuer.discoveryURL: "${issuer.discoveryURL}" is not a URL`);
+    }
+    if (discovery && discovery.protocol !== "https:")
+      problems.push(`${at}.issuer.discoveryURL: must use https`);
+    if (issuer.discoveryURL.replace(/\/+$/, "") === issuer.url.replace(/\/+$/, ""))
+      problems.push(`${at}.issuer.discoveryURL: must differ from url`);
+  }
   if (issuer.egressSelectorType !== undefined)
     problems.push(`${at}.issuer.egressSelectorType: not supported`);
   const audiences = issuer.audiences;
@@ -215,6 +225,7 @@ function entryOptions(e: JwtEntry, at: string, problems: string[]): OidcOptions 
     x.username || x.groups || x.uid || x.extra.length || x.claimValidation.length || x.userValidation.length;
   return {
     issuerUrl: issuer.url,
+    ...(issuer.discoveryURL !== undefined ? { discoveryUrl: issuer.discoveryURL } : {}),
     clientId: audiences[0] ?? "",
     extraAudiences: audiences.slice(1),
     ...("claim" in username ? { usernameClaim: username.claim, usernamePrefix: username.prefix } : {}),

@@ -371,6 +371,33 @@ describe("OidcAuthenticator", () => {
       for (const [token, reason] of cases) assertRejected(await auth.authenticate(token), reason);
     });
 
+    it("a discoveryUrl: discovery from there, tokens still of issuerUrl", async () => {
+      // An issuer known by a public URL and reached at another address (kube's discoveryURL).
+      const publicUrl = "https://login.public.example/realm";
+      const inner = await startIssuer({ discovery: { issuer: publicUrl } });
+      try {
+        const a = await make(
+          { issuerUrl: publicUrl, discoveryUrl: `${inner.url}/.well-known/openid-configuration` },
+          inner,
+        );
+        assertUser(
+          await a.authenticate(await inner.sign({ iss: publicUrl, preferred_username: "ann" })),
+          "ann",
+        );
+        assertRejected(await a.authenticate(await inner.sign({ preferred_username: "ann" })), /token issuer/);
+        await assert.rejects(
+          make({ issuerUrl: publicUrl, discoveryUrl: "http://x.example/" }, inner),
+          /must use https/,
+        );
+        await assert.rejects(
+          make({ issuerUrl: publicUrl, discoveryUrl: `${publicUrl}/` }, inner),
+          /must differ/,
+        );
+      } finally {
+        await inner.close();
+      }
+    });
+
     it("a discovery document naming another issuer", async () => {
       const liar = await startIssuer({ discovery: { issuer: "https://evil.example" } });
       try {

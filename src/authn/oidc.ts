@@ -51,6 +51,12 @@ export interface OidcOptions {
   groupsClaim?: string;
   /** Prepended to every group; needs `groupsClaim`. */
   groupsPrefix?: string;
+  /**
+   * Where the discovery document is fetched instead of `issuerUrl` + /.well-known/openid-configuration
+   * (an AuthenticationConfiguration's discoveryURL, for an issuer reached by another address); the
+   * document must still name `issuerUrl`.
+   */
+  discoveryUrl?: string;
   /** PEM CA bundle trusted for the issuer's TLS (discovery and JWKS); otherwise the default and system CAs. */
   caFile?: string;
   /** The same, inline (an AuthenticationConfiguration's certificateAuthority); not with caFile. */
@@ -145,6 +151,7 @@ interface CachedUser {
 
 interface ResolvedOptions {
   issuerUrl: string;
+  discoveryUrl: string | undefined;
   clientId: string;
   audiences: string[];
   usernameClaim: string;
@@ -185,7 +192,8 @@ export class OidcAuthenticator {
       keepAliveTimeout: 10_000,
     });
     // OpenID Connect Discovery 1.0 §4: drop a terminating "/" before appending the well-known path.
-    this.discoveryUrl = `${o.issuerUrl.replace(/\/+$/, "")}/.well-known/openid-configuration`;
+    this.discoveryUrl =
+      o.discoveryUrl ?? `${o.issuerUrl.replace(/\/+$/, "")}/.well-known/openid-configuration`;
   }
 
   /** Validates the options (throwing a KubegateError that says what is wrong); does not contact the issuer. */
@@ -582,6 +590,19 @@ function resolveOptions(o: OidcOptions): ResolvedOptions {
   if (o.issuerUrl.includes("?") || o.issuerUrl.includes("#")) {
     bad(`issuerUrl "${o.issuerUrl}" must not have a query or fragment`);
   }
+  if (o.discoveryUrl !== undefined) {
+    let discovery: URL | undefined;
+    try {
+      discovery = new URL(o.discoveryUrl);
+    } catch {
+      bad(`discoveryUrl "${o.discoveryUrl}" is not a URL`);
+    }
+    if (discovery?.protocol !== "https:") bad(`discoveryUrl "${o.discoveryUrl}" must use https`);
+    if (discovery?.username || discovery?.password || discovery?.search || discovery?.hash)
+      bad(`discoveryUrl "${o.discoveryUrl}" must not have credentials, a query or a fragment`);
+    if (o.discoveryUrl.replace(/\/+$/, "") === o.issuerUrl.replace(/\/+$/, ""))
+      bad("discoveryUrl must differ from issuerUrl");
+  }
   if (typeof o.clientId !== "string" || o.clientId === "") bad("clientId is required");
   const audiences = [o.clientId, ...(o.extraAudiences ?? [])];
   if (audiences.some((a) => typeof a !== "string" || a === "")) bad("audiences must be non-empty strings");
@@ -634,6 +655,7 @@ function resolveOptions(o: OidcOptions): ResolvedOptions {
   const usernamePrefix = o.usernamePrefix ?? "";
   return {
     issuerUrl: o.issuerUrl,
+    discoveryUrl: o.discoveryUrl,
     clientId: o.clientId,
     audiences: [...new Set(audiences)],
     usernameClaim,
