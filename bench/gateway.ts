@@ -58,6 +58,8 @@ export interface GatewayMode {
   tenancy: boolean;
   /** --upstream-identity front-proxy with the test cluster's front-proxy client certificate. */
   frontProxy?: boolean;
+  /** --consistent-namespace-lists (with tenancy). */
+  consistentNamespaceLists?: boolean;
   /** Directory for `node --cpu-prof` output; absent = no profiling. */
   profileDir?: string;
 }
@@ -71,6 +73,7 @@ export async function startBenchGateway(env: BenchEnv, mode: GatewayMode): Promi
     // connections) are not what is measured here.
     ...["--max-long-running-per-user", "0", "--max-connections-per-ip", "0"],
     ...(mode.tenancy ? ["--tenancy", "--team-label", TEAM_LABEL] : []),
+    ...(mode.consistentNamespaceLists ? ["--consistent-namespace-lists"] : []),
     ...(mode.frontProxy
       ? [
           ...["--upstream-identity", "front-proxy"],

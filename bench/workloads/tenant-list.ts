@@ -47,11 +47,13 @@ export async function untilServed(
 export async function tenantList(ctx: WorkloadContext): Promise<WorkloadResult> {
   const { options, env } = ctx;
   const gw = await startBenchGateway(env, { tenancy: true });
+  const consistent = await startBenchGateway(env, { tenancy: true, consistentNamespaceLists: true });
   const results: Record<string, MeasuredLoad> = {};
   let profileFile: string | undefined;
   const cases: [string, Target, string][] = [
     ["direct", { name: "direct", url: env.cluster.server, tls: env.users.direct1 }, SELECTOR_PATH],
     ["gateway", { name: "gateway", url: gw.url, tls: env.users.tenant }, TENANT_PATH],
+    ["consistent", { name: "gateway", url: consistent.url, tls: env.users.tenant }, TENANT_PATH],
   ];
   if (ctx.nginx)
     cases.push(["nginx", { name: "nginx", url: ctx.nginx.url, tls: env.users.proxied1 }, SELECTOR_PATH]);
@@ -66,12 +68,13 @@ export async function tenantList(ctx: WorkloadContext): Promise<WorkloadResult> 
         results[`${name}-${format}`] = await measuredLoad(
           t,
           { path, connections: 1, duration: options.duration, headers: { accept } },
-          watchedPids(ctx, gw.pid),
+          watchedPids(ctx, name === "consistent" ? consistent.pid : gw.pid),
         );
       }
     }
   } finally {
     await gw.stop();
+    await consistent.stop();
   }
   if (options.profile) {
     profileFile = await profiledPhase(
@@ -107,6 +110,20 @@ export async function tenantList(ctx: WorkloadContext): Promise<WorkloadResult> 
       note: "direct and nginx: the apiserver's own labelSelector list of the visible namespaces",
     };
   });
+  for (const format of ["json", "table"] as const) {
+    const ratio = ratioOf(p50(`consistent-${format}`), p50(`direct-${format}`));
+    rows.push({
+      workload: `2. tenant namespace list, --consistent-namespace-lists (${options.namespaces} in cluster, ${options.visibleNamespaces} visible)`,
+      metric: `${format === "json" ? "NamespaceList" : "Table"} p50 (1 connection)`,
+      unit: "ms",
+      direct: p50(`direct-${format}`),
+      gateway: p50(`consistent-${format}`),
+      ratio,
+      ratioKind: "ratio",
+      target: "none (opt-in exactness)",
+      note: "every namespace read upstream as the gateway (a consistent read), then filtered",
+    });
+  }
   const result: WorkloadResult = { rows, details: { results }, notes: [cpuNote("2. tenant list", results)] };
   if (profileFile) result.profile = await readProfile("tenant-list", profileFile);
   return result;

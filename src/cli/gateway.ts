@@ -42,6 +42,7 @@ const schema = z
     ignoredGroup: repeated,
     fanOutConcurrency: z.coerce.number().int().min(1, "must be 1 or more").max(64, "must be 64 or less"),
     maxFanOutStreamsPerUser: z.coerce.number().int().min(0, "must be 0 (no limit) or more"),
+    consistentNamespaceLists: z.boolean(),
     insecureHttp: z.boolean(),
     reloadInterval: duration,
     shutdownGrace: duration,
@@ -190,6 +191,11 @@ export function gatewayCommand(): Command {
       "upstream watches (one per visible namespace) one user's all-namespaces watches may hold together; 0 = no limit",
       "1000",
     )
+    .option(
+      "--consistent-namespace-lists",
+      "with --tenancy: a tenant's namespace list without a resourceVersion is a consistent read from the apiserver (lists every namespace) instead of the informer's view (milliseconds behind)",
+      false,
+    )
     .option("--insecure-http", "plain HTTP on a loopback address, bearer tokens only (testing)", false)
     .option("--reload-interval <duration>", "how often certificate files are checked for changes", "10s")
     .option("--shutdown-grace <duration>", "how long SIGTERM waits for requests in flight", "25s")
@@ -270,6 +276,7 @@ export function gatewayCommand(): Command {
                 ignoredGroups: o.ignoredGroup,
                 fanOutConcurrency: o.fanOutConcurrency,
                 maxFanOutStreamsPerUser: o.maxFanOutStreamsPerUser,
+                consistentNamespaceLists: o.consistentNamespaceLists,
               },
             }
           : {}),

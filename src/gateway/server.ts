@@ -58,6 +58,8 @@ export interface GatewayOptions {
     fanOutConcurrency?: number;
     /** Upstream watches one user's all-namespaces watches may hold together (default 1000; 0 = no limit). */
     maxFanOutStreamsPerUser?: number;
+    /** Namespace lists without a resourceVersion read upstream, as consistent reads (default false). */
+    consistentNamespaceLists?: boolean;
   };
   reloadIntervalMs?: number;
   shutdownGraceMs?: number;
@@ -160,6 +162,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
             discovery: new Discovery(discoveryFetch(upstream)),
             fanOutConcurrency: o.tenancy.fanOutConcurrency ?? 8,
             streams: new StreamBudget(o.tenancy.maxFanOutStreamsPerUser ?? 1000),
+            consistentNamespaceLists: o.tenancy.consistentNamespaceLists ?? false,
           },
         }
       : {}),

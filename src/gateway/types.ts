@@ -38,6 +38,11 @@ export interface TenancyContext {
   fanOutConcurrency: number;
   /** Upstream watch streams all-namespaces watches hold, per user. */
   streams: StreamBudget;
+  /**
+   * A namespace list without a resourceVersion is read from the apiserver (a consistent read, at the
+   * cost of listing every namespace) rather than from the informer (milliseconds behind).
+   */
+  consistentNamespaceLists: boolean;
 }
 
 /** The gateway's dependencies, built once at start-up and shared by every request. */

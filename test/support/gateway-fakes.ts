@@ -227,6 +227,7 @@ export function fakeTenancy(f: FakeTenancy = {}): TenancyContext {
     } as unknown as TenancyContext["discovery"],
     fanOutConcurrency: 4,
     streams: new StreamBudget(f.maxStreams ?? 1000),
+    consistentNamespaceLists: false,
   };
 }
 

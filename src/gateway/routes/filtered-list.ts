@@ -18,7 +18,8 @@ export const filteredList = filteredRoute({
     const { granted, visible } = t.index.visibility(user, kind, "List");
     if (!granted) return ctx.upstream.passthrough();
     const query = queryOf(ctx.req);
-    if (kind.heldByIndex) {
+    const consistentRead = t.consistentNamespaceLists && (query.get("resourceVersion") ?? "") === "";
+    if (kind.heldByIndex && !consistentRead) {
       // The informer already holds every namespace: filter memory instead of listing them all upstream
       // (issue #9). Undefined when only the apiserver can answer exactly (pages, exact RVs, ...).
       const snapshot = t.index.visibleNamespaceSnapshot(user);

@@ -259,6 +259,30 @@ describe("kinds the tenancy index holds", () => {
     }
   });
 
+  it("with consistent namespace lists, only a list without a resourceVersion goes upstream", async () => {
+    const tenancy = {
+      ...fakeTenancy({ namespaces: [ns("oil-a"), ns("gas")], visible: mine }),
+      consistentNamespaceLists: true,
+    };
+    const upstreamList = {
+      kind: "NamespaceList",
+      apiVersion: "v1",
+      metadata: { resourceVersion: "12" },
+      items: [ns("oil-a"), ns("oil-new"), ns("gas")],
+    };
+    for (const [url, upstream] of [
+      ["/api/v1/namespaces", true],
+      ["/api/v1/namespaces?resourceVersion=", true],
+      ["/api/v1/namespaces?resourceVersion=0", false],
+    ] as const) {
+      const r = await run(filteredList, { url, tenancy, script: () => json(200, upstreamList) });
+      assert.equal(r.code, 200, url);
+      assert.equal(r.upstream.calls.length, upstream ? 1 : 0, url);
+      const names = (r.res.json() as { items: KubeObject[] }).items.map((i) => i.metadata.name);
+      assert.deepEqual(names, upstream ? ["oil-a", "oil-new"] : ["oil-a"], url);
+    }
+  });
+
   it("a watch follows the index's informer for those kinds, and leaves it when the client goes", async () => {
     for (const kind of FILTERED_KINDS) {
       const watchers = new Set<NamespaceEvent>();
