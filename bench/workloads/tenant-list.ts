@@ -121,7 +121,7 @@ export async function tenantList(ctx: WorkloadContext): Promise<WorkloadResult> 
       ratio,
       ratioKind: "ratio",
       target: "none (opt-in exactness)",
-      note: "every namespace read upstream as the gateway (a consistent read), then filtered",
+      note: "the namespaces the tenant's grants select (tenant and team label selectors, RoleBinding names), read upstream as the gateway without a resourceVersion (consistent reads), merged, filtered",
     });
   }
   const result: WorkloadResult = { rows, details: { results }, notes: [cpuNote("2. tenant list", results)] };

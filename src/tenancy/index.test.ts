@@ -342,6 +342,39 @@ describe("TenancyIndex visible namespaces (all-namespaces views)", () => {
     assert.deepEqual(index.visibleNamespaces(user("bob")), []);
   });
 
+  it("a read plan whose selections hold every visible namespace, dropping what cannot be a label value", () => {
+    const { index } = make();
+    assert.deepEqual(index.namespaceReadPlan(user("alice", ["blue", "system:authenticated", ""])), {
+      labelSelectors: [`${LABEL} in (oil)`, "team in (blue)"],
+      names: ["bound"],
+    });
+    assert.deepEqual(index.namespaceReadPlan(user("bob", ["system:authenticated"])), {
+      labelSelectors: [],
+      names: [],
+    });
+    // Every namespace a plan selects, filtered by visibility, is what the index says is visible.
+    const matches = (sel: string, labels: Record<string, string>) => {
+      const [key, values] = sel.split(" in ");
+      return (values ?? "")
+        .slice(1, -1)
+        .split(",")
+        .includes(labels[key ?? ""] ?? "\u0000");
+    };
+    for (const u of [user("alice"), user("tina", ["blue"]), user("alice", ["blue"])]) {
+      const plan = index.namespaceReadPlan(u);
+      const visible = index.namespaceVisible(u);
+      const selected = namespaces
+        .filter(
+          (n) =>
+            plan.names.includes(n.metadata.name) ||
+            plan.labelSelectors.some((s) => matches(s, n.metadata.labels ?? {})),
+        )
+        .map((n) => n.metadata.name)
+        .filter(visible);
+      assert.deepEqual(selected.sort(byListKey), index.visibleNamespaces(u), u.name);
+    }
+  });
+
   it("follows changes, and tells its listeners once per burst", async () => {
     const { index, sources } = make();
     let calls = 0;

@@ -12,7 +12,7 @@ import {
   type Operation,
   UNCONFIGURABLE_GROUPS,
 } from "../resources/kinds.ts";
-import { fromLabelSelectorObject, type LabelSelector } from "../selectors/labels.ts";
+import { fromLabelSelectorObject, isValidLabelValue, type LabelSelector } from "../selectors/labels.ts";
 import {
   type ClassSelection,
   type ClusterResource,
@@ -383,6 +383,28 @@ export class TenancyIndex {
     if (this.options.teamLabel)
       for (const g of user.groups) for (const ns of this.teams.get(g) ?? []) out.add(ns);
     return [...out].filter((ns) => this.namespaces.get(ns) !== undefined).sort(byListKey);
+  }
+
+  /**
+   * Where the namespaces `user` may list can be found as the apiserver selects them: the label
+   * selectors of the tenant and team labels (values that cannot be label values are dropped: no
+   * namespace carries them) and the names RoleBindings grant. Together they hold every namespace
+   * {@link visibleNamespaces} would give, and maybe more, which the visibility filter then drops.
+   */
+  namespaceReadPlan(user: UserInfo): { labelSelectors: string[]; names: string[] } {
+    this.rebuild();
+    const { tenantLabel, teamLabel } = this.options;
+    const labelSelectors: string[] = [];
+    const tenants = this.tenantsFor(user, NAMESPACES.kind, "List")
+      .map((t) => t.name)
+      .filter((v) => v !== "" && isValidLabelValue(v));
+    if (tenants.length > 0) labelSelectors.push(`${tenantLabel} in (${[...new Set(tenants)].join(",")})`);
+    const groups = user.groups.filter((v) => v !== "" && isValidLabelValue(v));
+    if (teamLabel && groups.length > 0)
+      labelSelectors.push(`${teamLabel} in (${[...new Set(groups)].join(",")})`);
+    const names = new Set<string>();
+    for (const key of keysOf(user)) for (const ns of this.bindings.get(key) ?? []) names.add(ns);
+    return { labelSelectors, names: [...names].sort(byListKey) };
   }
 
   start(): this {

@@ -9,13 +9,21 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { startGatewayProcess } from "../support/gateway-process.ts";
 import { rawRequest } from "../support/https-client.ts";
 import { applyYaml, gatewayArgs, gatewayUser, prepareTenancyEnv } from "./gateway-env.ts";
+import { kubectl } from "./run.ts";
 
 const { cluster, env, pem } = await prepareTenancyEnv();
 await applyYaml(
   cluster,
   env.dir,
   "fr.yaml",
-  "{ apiVersion: tenancy.kubegate.dev/v1beta1, kind: Tenant, metadata: { name: fr }, spec: { owners: [{ kind: User, name: fr-alice }] } }",
+  [
+    "{ apiVersion: tenancy.kubegate.dev/v1beta1, kind: Tenant, metadata: { name: fr }, spec: { owners: [{ kind: User, name: fr-alice }] } }",
+    "{ apiVersion: v1, kind: Namespace, metadata: { name: fr-bound } }",
+    "{ apiVersion: v1, kind: Namespace, metadata: { name: fr-other, labels: { kubegate.dev/tenant: fr-not } } }",
+    `{ apiVersion: rbac.authorization.k8s.io/v1, kind: RoleBinding, metadata: { name: view, namespace: fr-bound },
+       roleRef: { apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view },
+       subjects: [{ apiGroup: rbac.authorization.k8s.io, kind: User, name: fr-alice }] }`,
+  ].join("\n---\n"),
 );
 
 const consistent = await startGatewayProcess(gatewayArgs(env, ["--tenancy", "--consistent-namespace-lists"]));
@@ -24,7 +32,7 @@ after(async () => {
   await consistent.stop();
   await informer.stop();
 });
-await gatewayUser(env, consistent.url, "fr-alice");
+const aliceKubeconfig = await gatewayUser(env, consistent.url, "fr-alice");
 const alice = {
   ca: pem(env.servingCa.cert),
   cert: pem(join(env.dir, "fr-alice.crt")),
@@ -101,5 +109,20 @@ describe("tenancy: a namespace list right after a create elsewhere", () => {
       await sleep(50);
     }
     assert.deepEqual(missing, []);
+  });
+
+  it("kubectl get namespaces through --consistent-namespace-lists: the same names, as a Table", async () => {
+    const r = await kubectl(aliceKubeconfig, "get", "namespaces", "-o", "name");
+    assert.equal(r.code, 0, r.stderr);
+    const names = r.stdout
+      .trim()
+      .split("\n")
+      .map((l) => l.replace("namespace/", ""));
+    assert.deepEqual(names, [...(await listed(consistent.url)).names]);
+    assert.ok(names.includes("fr-bound") && names.includes("fr-loop-0") && !names.includes("fr-other"));
+    const table = await kubectl(aliceKubeconfig, "get", "namespaces");
+    assert.equal(table.code, 0, table.stderr);
+    assert.match(table.stdout, /^NAME\s+STATUS\s+AGE\n/);
+    assert.equal(table.stdout.trim().split("\n").length, names.length + 1);
   });
 });

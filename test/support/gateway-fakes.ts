@@ -145,6 +145,8 @@ export interface FakeTenancy {
   seen?: string[];
   /** Upstream watch streams a user may hold (StreamBudget). */
   maxStreams?: number;
+  /** What the index's namespaceReadPlan answers (default: nothing to select by). */
+  readPlan?: { labelSelectors: string[]; names: string[] };
   /** Called with the index's access-change handler, so a test can fire it. */
   onAccessChange?: (handler: () => void) => void;
   /**
@@ -171,6 +173,7 @@ export function fakeTenancy(f: FakeTenancy = {}): TenancyContext {
     namespaceSnapshot: () => ({ items: f.namespaces ?? [], resourceVersion: "1" }),
     // The routes filter what they get with `visible`: every namespace is a superset of the user's.
     visibleNamespaceSnapshot: () => ({ items: f.namespaces ?? [], resourceVersion: "1" }),
+    namespaceReadPlan: () => f.readPlan ?? { labelSelectors: [], names: [] },
     onNamespaceEvent: (handler: NamespaceEvent) => {
       const watchers = f.namespaceWatchers;
       if (!watchers) return undefined;

@@ -3,6 +3,7 @@
 import { sendJson } from "../respond.ts";
 import type { TenantRequest } from "../types.ts";
 import { cachedNamespaceList } from "./cached-list.ts";
+import { consistentNamespaceList } from "./consistent-namespace-list.ts";
 import { filterBody, type Visible } from "./filter-body.ts";
 import { filteredRoute } from "./filtered.ts";
 import { pagedList } from "./paged-list.ts";
@@ -26,6 +27,17 @@ export const filteredList = filteredRoute({
       const cached = cachedNamespaceList(snapshot, visible, query, headers.forward.accept);
       if (cached) return sendJson(ctx.res, 200, cached.body, cached.contentType);
     }
+    // Consistent and still in proportion to what the user sees; with nothing to select by, the whole
+    // list below.
+    const merged =
+      kind.heldByIndex && consistentRead && !query.has("limit") && !query.has("continue")
+        ? await consistentNamespaceList(query, t.index.namespaceReadPlan(user), (q) =>
+            read(ctx, `${ctx.info.path}?${q}`),
+          )
+        : undefined;
+    if (merged?.code === 200) return sendJson(ctx.res, 200, filterBody(merged.body, visible) ?? {});
+    if (merged && REQUEST_ERRORS.has(merged.code)) return sendJson(ctx.res, merged.code, merged.body);
+    if (merged) return ctx.upstream.passthrough();
     const answer =
       query.has("limit") || query.has("continue")
         ? await pagedList({

@@ -283,6 +283,47 @@ describe("kinds the tenancy index holds", () => {
     }
   });
 
+  it("a consistent namespace list reads only what the user's grants select, each read consistent", async () => {
+    const tenancy = {
+      ...fakeTenancy({
+        visible: mine,
+        readPlan: { labelSelectors: ["kubegate.dev/tenant in (oil)"], names: ["oil-bound"] },
+      }),
+      consistentNamespaceLists: true,
+    };
+    const r = await run(filteredList, {
+      url: "/api/v1/namespaces?labelSelector=env%3Dprod",
+      tenancy,
+      script: (call) => {
+        const q = new URL(call.path ?? "", "https://x").searchParams;
+        const items = q.get("fieldSelector")
+          ? [ns("oil-bound")]
+          : [ns("oil-b"), ns("gas-stray"), ns("oil-a")];
+        return json(200, {
+          kind: "NamespaceList",
+          apiVersion: "v1",
+          metadata: { resourceVersion: q.get("fieldSelector") ? "30" : "31" },
+          items,
+        });
+      },
+    });
+    assert.equal(r.code, 200);
+    const queries = r.upstream.calls.map((c) => new URL(c.path ?? "", "https://x").searchParams);
+    assert.deepEqual(
+      queries.map((q) => [q.get("labelSelector"), q.get("fieldSelector"), q.get("resourceVersion")]),
+      [
+        ["env=prod,kubegate.dev/tenant in (oil)", null, null],
+        ["env=prod", "metadata.name=oil-bound", null],
+      ],
+    );
+    const body = r.res.json() as { items: KubeObject[]; metadata: { resourceVersion: string } };
+    assert.deepEqual(
+      body.items.map((i) => i.metadata.name),
+      ["oil-a", "oil-b", "oil-bound"],
+    );
+    assert.equal(body.metadata.resourceVersion, "30");
+  });
+
   it("a watch follows the index's informer for those kinds, and leaves it when the client goes", async () => {
     for (const kind of FILTERED_KINDS) {
       const watchers = new Set<NamespaceEvent>();
