@@ -36,9 +36,10 @@ async function measurePhase(
   env: BenchEnv,
   label: string,
   during?: () => { stop: () => Promise<void> },
+  consistentNamespaceLists = false,
 ): Promise<Phase> {
   const started = performance.now();
-  const gw = await startBenchGateway(env, { tenancy: true });
+  const gw = await startBenchGateway(env, { tenancy: true, consistentNamespaceLists });
   try {
     const t: Target = { name: "gateway", url: gw.url, tls: env.users.tenant };
     await untilServed(t, TENANT_PATH, ctx.options.visibleNamespaces, [], 100);
@@ -129,9 +130,11 @@ export async function scale(ctx: WorkloadContext): Promise<WorkloadResult> {
     ctx.log(`  seeding ${base} namespaces, ${options.visibleNamespaces} visible to the tenant`);
     await seedNamespaces(client.call, base, options.visibleNamespaces, ctx.log);
     const small = await measurePhase(ctx, env, `${base}`);
+    const smallConsistent = await measurePhase(ctx, env, `${base} consistent`, undefined, true);
     ctx.log(`  growing to ${total} namespaces and ${options.scaleTenants} Tenants`);
     const growth = await grow(client.call, total - base, options.scaleTenants, ctx.log);
     const large = await measurePhase(ctx, env, `${total}`);
+    const largeConsistent = await measurePhase(ctx, env, `${total} consistent`, undefined, true);
     let churned = 0;
     const busy = await measurePhase(ctx, env, `${total} + churn`, () => {
       const c = churn(client.call, options.scaleTenants);
@@ -174,13 +177,21 @@ export async function scale(ctx: WorkloadContext): Promise<WorkloadResult> {
       p50Row("table", large, `${total} namespaces`),
       p50Row("json", busy, `${total} namespaces, ${CHURN_PER_SECOND} created/s`),
       p50Row("table", busy, `${total} namespaces, ${CHURN_PER_SECOND} created/s`),
+      ...(["json", "table"] as const).map((format) =>
+        stated(
+          `--consistent-namespace-lists: ${format === "json" ? "NamespaceList" : "Table"} p50 (1 connection)`,
+          "ms",
+          smallConsistent.p50[format],
+          largeConsistent.p50[format],
+        ),
+      ),
       stated("gateway start-up until the first tenant list", "s", small.startupSeconds, large.startupSeconds),
       stated("gateway resident memory after the phase", "MB", small.rssMb, large.rssMb),
     ];
     const perNamespace = ((large.rssMb - small.rssMb) * 1024 * 1024) / (total - base);
     return {
       rows,
-      details: { small, large, busy, growth, churned },
+      details: { small, large, busy, smallConsistent, largeConsistent, growth, churned },
       notes: [
         `7. scale: growing the cluster took ${growth.seconds} s; the churn phase created ${churned} namespaces; ` +
           `the gateway's memory grew by about ${Math.round(perNamespace / 1024)} KiB per namespace ` +
