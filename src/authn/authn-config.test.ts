@@ -145,6 +145,8 @@ describe("parseAuthenticationConfig", () => {
           /extra\[0\]\.key: k8s\.io, kubernetes\.io .* reserved/,
         ],
         ["k8s.io/x", /extra\[0\]\.key: k8s\.io, kubernetes\.io .* reserved/],
+        ["a b/c", /extra\[0\]\.key: must be a domain-prefixed path/],
+        ["acme.io/a b", /extra\[0\]\.key: must be a domain-prefixed path/],
       ].map(([key, reason]): [string, RegExp] => [
         entry("https://a.example", {
           mappings: withUser(`    extra:\n    - { key: "${key}", valueExpression: 'claims.x' }`),
@@ -164,6 +166,12 @@ describe("parseAuthenticationConfig", () => {
           mappings: withUser("    extra:\n    - { key: a.io/x, valueExpression: 'claims.x + 1' }"),
         }),
         /extra\[0\]\.valueExpression: must evaluate to a string or a list of strings, not int/,
+      ],
+      [
+        entry("https://a.example", {
+          rules: "  claimValidationRules:\n  - { expression: 'claims.a', message: no }",
+        }),
+        /claimValidationRules\[0\]\.expression: must evaluate to a bool, not dyn \(compare a claim/,
       ],
       [
         entry("https://a.example", {
@@ -195,11 +203,10 @@ describe("parseAuthenticationConfig", () => {
       ],
     ];
     for (const [jwt, reason] of cases) assert.match(refusal(`${HEAD}jwt:${jwt}`), reason, jwt);
-    // Taken: a dyn claim as a rule (whether it is a bool is checked per token), and the email guard
-    // satisfied by the username expression itself, a claim rule, or an extra mapping.
+    // Taken: the email guard satisfied by the username expression itself, a claim rule, or an extra
+    // mapping.
     const email = "    username: { expression: 'claims.email' }";
     for (const where of [
-      { rules: "  claimValidationRules:\n  - { expression: 'claims.a', message: no }" },
       { mappings: "    username: { expression: 'claims.email_verified ? claims.email : \"\"' }" },
       {
         mappings: email,
@@ -210,6 +217,19 @@ describe("parseAuthenticationConfig", () => {
       },
     ])
       parseAuthenticationConfig(`${HEAD}jwt:${entry("https://a.example", where)}`);
+  });
+
+  it("keeps a required claim of any name, __proto__ included", () => {
+    const [o] = parseAuthenticationConfig(
+      `${HEAD}jwt:${entry("https://a.example", {
+        rules:
+          "  claimValidationRules:\n  - { claim: __proto__, requiredValue: x }\n  - { claim: tenant, requiredValue: a }",
+      })}`,
+    );
+    assert.deepEqual(Object.entries(o?.requiredClaims ?? {}), [
+      ["__proto__", "x"],
+      ["tenant", "a"],
+    ]);
   });
 
   it("refuses what the apiserver refuses, and what kubegate does not do, with the field's path", () => {
@@ -363,6 +383,30 @@ describe("ConfiguredIssuers", () => {
       rejected(await cel.authenticate(await a.sign({ ...claims, roles: "dev" })), /groups expression failed/);
     } finally {
       cel.close();
+    }
+  });
+
+  it("a token too costly to evaluate is refused at the budget, and costs it once", async () => {
+    const slowFile = join(dir, "slow.yaml");
+    await writeFile(
+      slowFile,
+      `${HEAD}jwt:${entry(a.url, {
+        ca: a.caPem,
+        mappings: `    username: { claim: sub, prefix: "" }
+    groups: { expression: "claims.g.map(x, claims.g + [x])[0]" }`,
+      })}`,
+    );
+    const slow = await ConfiguredIssuers.load(slowFile);
+    try {
+      const token = await a.sign({ sub: "ada", g: Array.from({ length: 4000 }, (_, i) => `g${i}`) });
+      let t = performance.now();
+      rejected(await slow.authenticate(token), /CEL evaluation took longer than 100 ms/);
+      assert.ok(performance.now() - t >= 100);
+      t = performance.now();
+      rejected(await slow.authenticate(token), /CEL evaluation took longer than 100 ms/);
+      assert.ok(performance.now() - t < 50, "the second time is the remembered outcome");
+    } finally {
+      slow.close();
     }
   });
 

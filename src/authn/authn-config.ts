@@ -188,7 +188,8 @@ function entryOptions(e: JwtEntry, at: string, problems: string[]): OidcOptions 
     if (expression) x.extra.push({ key: entry.key, expression });
   });
 
-  const requiredClaims: Record<string, string> = {};
+  // A Map: a claim named "__proto__" is as much a claim as any other.
+  const requiredClaims = new Map<string, string>();
   (e.claimValidationRules ?? []).forEach((r, j) => {
     const rat = `${at}.claimValidationRules[${j}]`;
     if (r.expression !== undefined) {
@@ -198,9 +199,8 @@ function entryOptions(e: JwtEntry, at: string, problems: string[]): OidcOptions 
       if (expression) x.claimValidation.push({ expression, message: r.message ?? "" });
     } else if (!r.claim) problems.push(`${rat}: claim (with requiredValue) or expression is required`);
     else if (r.message !== undefined) problems.push(`${rat}.message: only with expression`);
-    else if (Object.hasOwn(requiredClaims, r.claim))
-      problems.push(`${rat}.claim: duplicate claim "${r.claim}"`);
-    else requiredClaims[r.claim] = r.requiredValue ?? "";
+    else if (requiredClaims.has(r.claim)) problems.push(`${rat}.claim: duplicate claim "${r.claim}"`);
+    else requiredClaims.set(r.claim, r.requiredValue ?? "");
   });
   (e.userValidationRules ?? []).forEach((r, j) => {
     const rat = `${at}.userValidationRules[${j}]`;
@@ -232,7 +232,7 @@ function entryOptions(e: JwtEntry, at: string, problems: string[]): OidcOptions 
     ...(groups && "claim" in groups ? { groupsClaim: groups.claim, groupsPrefix: groups.prefix } : {}),
     ...(m.uid?.claim ? { uidClaim: m.uid.claim } : {}),
     ...(issuer.certificateAuthority !== undefined ? { caPem: issuer.certificateAuthority } : {}),
-    requiredClaims,
+    requiredClaims: Object.fromEntries(requiredClaims),
     ...(hasCel ? { expressions: x } : {}),
   };
 }
@@ -265,13 +265,24 @@ function mappingOf(
   return { claim: c.claim, prefix: c.prefix };
 }
 
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+/** The path part of a domain-prefixed path (kube's IsDomainPrefixedPath). */
+const PATH = /^[A-Za-z0-9/\-._~%!$&'()*+,;=:]+$/;
+
 /** What the apiserver requires of an extra key: a lowercase domain-prefixed path outside Kubernetes' own domains. */
 function extraKeyProblem(key: string): string | undefined {
   if (key === "") return "required";
-  const slash = key.indexOf("/");
-  if (slash <= 0 || slash === key.length - 1) return 'must be a domain-prefixed path (such as "acme.io/foo")';
   if (key !== key.toLowerCase()) return "must be lowercase";
+  const slash = key.indexOf("/");
   const domain = key.slice(0, slash);
+  if (
+    slash <= 0 ||
+    slash === key.length - 1 ||
+    domain.length > 253 ||
+    !DNS_SUBDOMAIN.test(domain) ||
+    !PATH.test(key.slice(slash + 1))
+  )
+    return 'must be a domain-prefixed path (such as "acme.io/foo")';
   if (["k8s.io", "kubernetes.io"].some((d) => domain === d || domain.endsWith(`.${d}`)))
     return "k8s.io, kubernetes.io and their subdomains are reserved for Kubernetes use";
   return undefined;

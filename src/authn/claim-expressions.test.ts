@@ -34,6 +34,10 @@ describe("compileExpression", () => {
     assert.throws(() => c("user.nickname == ''", "userValidation"), /nickname/);
     assert.throws(() => c("claims.sub +", "username"));
     assert.throws(() => c("quantity(claims.q) > 1", "claimValidation"), /quantity/);
+    assert.throws(
+      () => c("claims.email_verified", "claimValidation"),
+      /must evaluate to a bool, not dyn \(compare a claim/,
+    );
   });
 
   it("refuses a comprehension in another one's body, not one after another", () => {
@@ -50,6 +54,20 @@ describe("compileExpression", () => {
       );
   });
 
+  it("takes matches() with a literal pattern JavaScript reads as RE2 does, nothing else", () => {
+    c("claims.email.matches('^[a-z.]+@example\\\\.com$')", "claimValidation");
+    for (const [pattern, reason] of [
+      ["claims.email.matches(claims.pattern)", /string literal/],
+      ["claims.n.matches('(?i)^ada')", /inline flags/],
+      ["claims.n.matches('a(?=b)')", /lookaround/],
+      ["claims.n.matches('(a)\\\\1')", /backreferences/],
+      ["claims.n.matches('\\\\pL+')", /escapes/],
+      ["claims.n.matches('[[:alpha:]]')", /POSIX/],
+      ["claims.n.matches('(')", /not a regular expression/],
+    ] as const)
+      assert.throws(() => c(pattern, "claimValidation"), reason, pattern);
+  });
+
   it("refuses an expression beyond the size limits", () => {
     const huge = Array.from({ length: 600 }, (_, i) => `claims.c${i}`).join(" + ");
     assert.throws(() => c(huge, "username"));
@@ -64,20 +82,30 @@ describe("compileExpression", () => {
 });
 
 describe("celClaims", () => {
-  it("makes whole numbers ints and leaves the rest as JSON gave it", () => {
-    assert.deepEqual(celClaims({ exp: 10, f: 1.5, l: [1, "a", { n: 2 }], b: true, z: null }), {
-      exp: 10n,
-      f: 1.5,
-      l: [1n, "a", { n: 2n }],
-      b: true,
-      z: null,
-    });
+  it("reads integers exactly from the token's text, other numbers as doubles, objects as Maps", () => {
+    const claims = celClaims(
+      '{"exp":10,"id":1234567890123456789,"big":92233720368547758070,"f":1.5,"e":1e3,"one":1.0,"l":[1,"a",{"n":2}],"b":true,"z":null}',
+    );
+    assert.deepEqual(
+      claims,
+      new Map<string, unknown>([
+        ["exp", 10n],
+        ["id", 1234567890123456789n],
+        ["big", 9.223372036854776e19],
+        ["f", 1.5],
+        ["e", 1000],
+        ["one", 1],
+        ["l", [1n, "a", new Map([["n", 2n]])]],
+        ["b", true],
+        ["z", null],
+      ]),
+    );
   });
 });
 
 describe("ClaimEvaluation", () => {
   const evaluation = (x: Partial<ClaimExpressions>, claims: Record<string, unknown>) =>
-    new ClaimEvaluation({ ...none(), ...x }, claims);
+    new ClaimEvaluation({ ...none(), ...x }, JSON.stringify(claims));
 
   it("maps username, groups, uid and extra the apiserver's way", () => {
     const e = evaluation(
@@ -125,7 +153,7 @@ describe("ClaimEvaluation", () => {
     const x = {
       claimValidation: [
         { expression: c("claims.exp - claims.iat <= 3600", "claimValidation"), message: "lives too long" },
-        { expression: c("claims.flag", "claimValidation"), message: "flag" },
+        { expression: c("claims.flag == true", "claimValidation"), message: "flag" },
       ],
       userValidation: [
         { expression: c("!user.username.startsWith('admin')", "userValidation"), message: "no admins" },
@@ -138,8 +166,39 @@ describe("ClaimEvaluation", () => {
       () => evaluation(x, { ...ok, exp: 9000 }).validate(user),
       /claims\.exp - claims\.iat <= 3600' failed: lives too long/,
     );
-    assert.throws(() => evaluation(x, { ...ok, flag: "yes" }).validate(user), /must return a bool/);
+    assert.throws(() => evaluation(x, { ...ok, flag: "yes" }).validate(user), /failed: flag/);
     assert.throws(() => evaluation(x, ok).validate({ ...user, name: "admin-1" }), /failed: no admins/);
     assert.throws(() => evaluation(x, ok).validate({ ...user, groups: [] }), /failed: groups/);
+  });
+
+  it("keeps large numeric ids apart and takes a claim named constructor like any other", () => {
+    const name = (json: string) =>
+      new ClaimEvaluation(
+        { ...none(), username: c("'u-' + string(claims.id)", "username") },
+        json,
+      ).username();
+    assert.equal(name('{"id":1234567890123456789}'), "u-1234567890123456789");
+    assert.equal(name('{"id":1234567890123456788}'), "u-1234567890123456788");
+    const blocked = new ClaimEvaluation(
+      {
+        ...none(),
+        claimValidation: [
+          { expression: c("!claims.?meta.?blocked.orValue(false)", "claimValidation"), message: "blocked" },
+        ],
+      },
+      '{"constructor":"x","meta":{"blocked":true,"constructor":1}}',
+    );
+    assert.throws(() => blocked.validate(user), /failed: blocked/);
+  });
+
+  it("stops a token's evaluation at the time budget, whatever runs", () => {
+    const groups = Array.from({ length: 8000 }, (_, i) => `g${i}`);
+    for (const [expression, claims] of [
+      ["claims.g.map(x, claims.g + [x])[0]", { g: groups }],
+      ["claims.n.matches('^(a+)+$') ? ['x'] : []", { n: `${"a".repeat(40)}!` }],
+    ] as const) {
+      const e = evaluation({ groups: c(expression, "groups") }, claims);
+      assert.throws(() => e.groups(), /CEL evaluation took longer than 100 ms/, expression);
+    }
   });
 });

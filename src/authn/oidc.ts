@@ -144,8 +144,14 @@ export function unverifiedIssuer(token: string): string | undefined {
 /** The issuer answered, but not with what OIDC discovery or a JWKS endpoint must answer. */
 const badAnswer = (message: string) => new KubegateError(message, { code: "KUBEGATE_OIDC_BAD_ANSWER" });
 
+/**
+ * A verified token's outcome. Rejections by the claims (a mapping or a rule) are remembered too: they
+ * cannot change before the configuration does (which makes a new authenticator), and a token that
+ * is costly to evaluate should cost it once.
+ */
 interface CachedUser {
-  user: UserInfo;
+  user?: UserInfo;
+  rejected?: string;
   expiresAt: number;
 }
 
@@ -220,12 +226,16 @@ export class OidcAuthenticator {
       const key = createHash("sha256").update(token).digest("base64url");
       const hit = this.cache.get(key);
       if (hit) {
-        if (hit.expiresAt > Date.now()) return userResult(hit.user);
+        if (hit.expiresAt > Date.now()) {
+          if (hit.user) return userResult(hit.user);
+          throw new TokenRejection(hit.rejected ?? "rejected");
+        }
         this.cache.delete(key);
       }
-      const { user, exp } = await this.verify(token);
-      this.remember(key, user, exp);
-      return userResult(user);
+      const { outcome, exp } = await this.verify(token);
+      this.remember(key, outcome, exp);
+      if (typeof outcome === "string") throw new TokenRejection(outcome);
+      return userResult(outcome);
     } catch (err) {
       return { kind: "rejected", reason: `OIDC: ${reasonOf(err, this.o)}` };
     }
@@ -238,7 +248,8 @@ export class OidcAuthenticator {
     this.agent.destroy().catch(() => {});
   }
 
-  private async verify(token: string): Promise<{ user: UserInfo; exp: number }> {
+  /** The user a valid token maps to, or why its claims are refused; throws for an invalid token. */
+  private async verify(token: string): Promise<{ outcome: UserInfo | string; exp: number }> {
     const header = this.precheck(token);
     const keys = await this.jwks();
     const options: JWTVerifyOptions = {
@@ -264,7 +275,13 @@ export class OidcAuthenticator {
     if (typeof payload.iat === "number" && payload.iat > now + this.o.clockToleranceSec) {
       throw new TokenRejection(`token was issued in the future (iat ${isoTime(payload.iat)})`);
     }
-    return { user: this.userOf(payload), exp: payload.exp as number };
+    const exp = payload.exp as number;
+    try {
+      return { outcome: this.userOf(payload, token), exp };
+    } catch (err) {
+      if (err instanceof TokenRejection) return { outcome: err.message, exp };
+      throw err;
+    }
   }
 
   /** Everything that can be decided without keys: shape, algorithm, issuer. */
@@ -298,20 +315,22 @@ export class OidcAuthenticator {
     return header;
   }
 
-  private userOf(claims: JWTPayload): UserInfo {
-    for (const [name, want] of this.o.requiredClaims) {
-      if (!Object.hasOwn(claims, name)) throw new TokenRejection(`required claim "${name}" is missing`);
-      if (claims[name] !== want) {
-        throw new TokenRejection(`required claim "${name}" does not have the required value "${want}"`);
-      }
-    }
+  /** `token` is the verified token the claims come from: CEL reads its payload's own text. */
+  private userOf(claims: JWTPayload, token: string): UserInfo {
     const x = this.o.expressions;
-    const cel = x ? new ClaimEvaluation(x, claims) : undefined;
+    const payloadJson = () => Buffer.from(token.split(".")[1] ?? "", "base64url").toString("utf8");
+    const cel = x ? new ClaimEvaluation(x, payloadJson()) : undefined;
     // In kube-apiserver's order, so that the first failure reported is the one it would report.
     const name = cel?.username() ?? this.o.usernamePrefix + this.usernameOf(claims);
     const groups = cel?.groups() ?? this.groupsOf(claims).map((g) => this.o.groupsPrefix + g);
     const uid = cel?.uid() ?? this.uidOf(claims);
     const extra = cel?.extra() ?? {};
+    for (const [claim, want] of this.o.requiredClaims) {
+      if (!Object.hasOwn(claims, claim)) throw new TokenRejection(`required claim "${claim}" is missing`);
+      if (claims[claim] !== want) {
+        throw new TokenRejection(`required claim "${claim}" does not have the required value "${want}"`);
+      }
+    }
     const user: UserInfo = { name, ...(uid !== undefined ? { uid } : {}), groups, extra };
     cel?.validate(user);
     return user;
@@ -359,7 +378,7 @@ export class OidcAuthenticator {
     throw new TokenRejection(`groups claim "${claim}" is neither a string nor an array of strings`);
   }
 
-  private remember(key: string, user: UserInfo, exp: number): void {
+  private remember(key: string, outcome: UserInfo | string, exp: number): void {
     const now = Date.now();
     const expiresAt = Math.min(exp * 1000, now + CACHE_TTL_MS);
     if (expiresAt <= now) return;
@@ -371,7 +390,10 @@ export class OidcAuthenticator {
         this.cache.delete(k);
       }
     }
-    this.cache.set(key, { user, expiresAt });
+    this.cache.set(
+      key,
+      typeof outcome === "string" ? { rejected: outcome, expiresAt } : { user: outcome, expiresAt },
+    );
   }
 
   /** The issuer's key set, discovering it on first use; concurrent callers share one attempt. */
