@@ -193,7 +193,7 @@ export function gatewayCommand(): Command {
     )
     .option(
       "--consistent-namespace-lists",
-      "with --tenancy: a tenant's namespace list without a resourceVersion is a consistent read from the apiserver (lists every namespace) instead of the informer's view (milliseconds behind)",
+      "with --tenancy: a tenant's namespace list without a resourceVersion is made of consistent reads from the apiserver (what the tenant's grants select) instead of the informer's view (milliseconds behind)",
       false,
     )
     .option("--insecure-http", "plain HTTP on a loopback address, bearer tokens only (testing)", false)

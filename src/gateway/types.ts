@@ -39,8 +39,8 @@ export interface TenancyContext {
   /** Upstream watch streams all-namespaces watches hold, per user. */
   streams: StreamBudget;
   /**
-   * A namespace list without a resourceVersion is read from the apiserver (a consistent read, at the
-   * cost of listing every namespace) rather than from the informer (milliseconds behind).
+   * A namespace list without a resourceVersion is made of consistent reads from the apiserver (what
+   * the user's grants select, consistent-namespace-list.ts) rather than the informer (ms behind).
    */
   consistentNamespaceLists: boolean;
 }
